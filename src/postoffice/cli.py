@@ -1,0 +1,255 @@
+"""The `postoffice` command: run the server and administer its data directory.
+
+Administration opens the same store the server uses, also while the server runs (SQLite in WAL
+mode lets both write in turn). Every refusal is one line on stderr and a non-zero exit code; a
+success exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+import postoffice
+from postoffice import config as config_module
+from postoffice.addresses import BadAddress, normalize_address, normalize_alias, normalize_domain
+from postoffice.config import Config, ConfigError
+from postoffice.store.api import StoreError
+
+T = TypeVar("T")
+
+
+class Failure(click.ClickException):
+    """One line on stderr, exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"postoffice: {self.format_message()}", err=True)
+
+
+def location_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--config and --data-dir, accepted before or after the subcommand."""
+    f = click.option("--data-dir", "data_dir", default=None, metavar="DIR",
+                     help="Data directory (default: $POSTOFFICE_DATA or ./postoffice-data).")(f)
+    return click.option("--config", "config_file", default=None, metavar="FILE",
+                        help="TOML configuration file.")(f)
+
+
+def load_config(ctx: click.Context, config_file: str | None, data_dir: str | None) -> Config:
+    root = ctx.find_root().params
+    try:
+        return config_module.load(config_file or root.get("config_file"), data_dir=data_dir or root.get("data_dir"))
+    except ConfigError as e:
+        raise Failure(str(e)) from None
+
+
+def with_store(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Runs the async `fn(store, **params)` on the configured store; store refusals become one line."""
+
+    @location_options
+    @click.pass_context
+    @functools.wraps(fn)
+    def wrapper(ctx: click.Context, config_file: str | None, data_dir: str | None, **params: Any) -> T:
+        from postoffice.store import open_store
+
+        config = load_config(ctx, config_file, data_dir)
+
+        async def main() -> T:
+            store = await asyncio.to_thread(open_store, config)
+            try:
+                return await fn(store, **params)
+            finally:
+                await store.aclose()
+
+        try:
+            return asyncio.run(main())
+        except (StoreError, BadAddress, ValueError) as e:
+            raise Failure(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@location_options
+@click.version_option(postoffice.__version__, prog_name="postoffice")
+def main(config_file: str | None, data_dir: str | None) -> None:
+    """postoffice: a complete mail system (SMTP, POP3, IMAP, and a mail client)."""
+
+
+@main.command()
+@location_options
+@click.pass_context
+def serve(ctx: click.Context, config_file: str | None, data_dir: str | None) -> None:
+    """Run the server: every listener of the configuration, until SIGINT or SIGTERM."""
+    from postoffice import server
+
+    config = load_config(ctx, config_file, data_dir)
+    server.setup_logging(config.log_level)
+    try:
+        asyncio.run(server.serve(config))
+    except ConfigError as e:
+        raise Failure(str(e)) from None
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        sys.exit(130)
+
+
+@main.command("config")
+def show_config() -> None:
+    """Print every setting with its default and what it does."""
+    for key, default, doc in config_module.describe():
+        shown = f'"{default}"' if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else default
+        click.echo(f"{key} = {shown}".ljust(44) + f"# {doc}")
+
+
+# --- domains ---------------------------------------------------------------------------------
+
+@main.group()
+def domain() -> None:
+    """Local domains: mail for them is delivered here."""
+
+
+@domain.command("add")
+@click.argument("name")
+@with_store
+async def domain_add(store: Any, name: str) -> None:
+    """Add a local domain."""
+    await store.directory.add_domain(normalize_domain(name))
+
+
+@domain.command("list")
+@with_store
+async def domain_list(store: Any) -> None:
+    """List the local domains."""
+    for name in await store.directory.list_domains():
+        click.echo(name)
+
+
+@domain.command("del")
+@click.argument("name")
+@with_store
+async def domain_del(store: Any, name: str) -> None:
+    """Delete a local domain that has no users and no aliases left."""
+    await store.directory.delete_domain(normalize_domain(name))
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Again")
+    else:
+        raise Failure("no password given: use --password-stdin, or run on a terminal")
+    if not password:
+        raise Failure("the password must not be empty")
+    return password
+
+
+def credentials_for(password: str) -> Any:
+    from postoffice.auth.passwords import make_credentials
+
+    return make_credentials(password)
+
+
+@main.group()
+def user() -> None:
+    """Accounts: an address with a password and mailboxes."""
+
+
+@user.command("add")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@with_store
+async def user_add(store: Any, address: str, password_stdin: bool) -> None:
+    """Add an account, with INBOX, Sent, Drafts, Trash, Junk and Archive."""
+    address = normalize_address(address)
+    if not await store.directory.is_local_domain(address.rpartition("@")[2]):
+        raise Failure(f"{address.rpartition('@')[2]} is not a local domain (add it with: postoffice domain add)")
+    if await store.directory.find_account(address):
+        raise Failure(f"user {address} exists")
+    credentials = await asyncio.to_thread(credentials_for, read_password(password_stdin))
+    await store.directory.add_account(address, credentials)
+
+
+@user.command("list")
+@with_store
+async def user_list(store: Any) -> None:
+    """List the accounts."""
+    for account in await store.directory.list_accounts():
+        click.echo(account.address)
+
+
+@user.command("passwd")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@with_store
+async def user_passwd(store: Any, address: str, password_stdin: bool) -> None:
+    """Change an account's password."""
+    address = normalize_address(address)
+    if not await store.directory.find_account(address):
+        raise Failure(f"no user {address}")
+    credentials = await asyncio.to_thread(credentials_for, read_password(password_stdin))
+    await store.directory.set_credentials(address, credentials)
+
+
+@user.command("del")
+@click.argument("address")
+@with_store
+async def user_del(store: Any, address: str) -> None:
+    """Delete an account with its mailboxes and mail."""
+    await store.directory.delete_account(normalize_address(address))
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+@main.group()
+def alias() -> None:
+    """Aliases: an address (or @domain, the catch-all) that delivers to other addresses."""
+
+
+@alias.command("add")
+@click.argument("alias_address", metavar="ALIAS")
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+@with_store
+async def alias_add(store: Any, alias_address: str, targets: tuple[str, ...]) -> None:
+    """Add an alias with one or more targets, local or remote."""
+    await store.directory.add_alias(normalize_alias(alias_address), [normalize_address(t) for t in targets])
+
+
+@alias.command("list")
+@with_store
+async def alias_list(store: Any) -> None:
+    """List the aliases and their targets."""
+    for a in await store.directory.list_aliases():
+        click.echo(f"{a.address} -> {', '.join(a.targets)}")
+
+
+@alias.command("del")
+@click.argument("alias_address", metavar="ALIAS")
+@with_store
+async def alias_del(store: Any, alias_address: str) -> None:
+    """Delete an alias."""
+    await store.directory.delete_alias(normalize_alias(alias_address))
+
+
+# --- the store itself ------------------------------------------------------------------------
+
+@main.command()
+@with_store
+async def check(store: Any) -> None:
+    """Check the store's integrity: every message has its blob, UIDs are unique, UIDNEXT is above them."""
+    problems = await store.check_integrity()
+    for p in problems:
+        click.echo(p)
+    if problems:
+        raise Failure(f"{len(problems)} problem(s) found")
+    click.echo("store is consistent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Configuration: one TOML file becomes frozen dataclasses, once, at start.
+
+Every setting is declared here with its default and a one-line doc (the `doc` metadata), so the
+defaults are the embedded configuration: `postoffice serve` with no file runs on them. An unknown
+key or a value of the wrong kind stops the start with one line naming the key and the file
+(`ConfigError`), never a traceback. Nothing reads configuration from a module global: the loaded
+`Config` is passed in by constructor, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+DEFAULT_DATA_DIR = "./postoffice-data"
+DATA_DIR_ENV = "POSTOFFICE_DATA"
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in one line that names the key and the file."""
+
+
+def setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+def section(cls: type, doc: str) -> Any:
+    return field(default_factory=cls, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    smtp: str = setting("127.0.0.1:2525", "SMTP from other servers (MTA); port 25 in a real deployment")
+    submission: str = setting("127.0.0.1:2587", "submission with STARTTLS (MSA, RFC 6409)")
+    submissions: str = setting("127.0.0.1:2465", "submission over implicit TLS (RFC 8314)")
+    pop3: str = setting("127.0.0.1:2110", "POP3 with STLS")
+    pop3s: str = setting("127.0.0.1:2995", "POP3 over implicit TLS")
+    imap: str = setting("127.0.0.1:2143", "IMAP with STARTTLS")
+    imaps: str = setting("127.0.0.1:2993", "IMAP over implicit TLS")
+    http: str = setting("127.0.0.1:8025", "HTTP: health, administration, the journey view")
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    cert: str = setting("", "PEM certificate chain; empty: a self-signed one made on first start")
+    key: str = setting("", "PEM private key for `cert`; empty with an empty `cert`")
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    group_commit: bool = setting(True, "commit many writes per fsync under load")
+    max_group: int = setting(256, "most writes committed together in one transaction")
+    inline_blob_bytes: int = setting(65536, "blobs up to this size live in the database, larger as files")
+    readers: int = setting(4, "reader connections to the database")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    hostname: str = setting("", "this server's name in greetings and headers; empty: the machine's FQDN")
+    data_dir: str = setting("", f"where the store, blobs and certificate live; empty: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}")
+    log_level: str = setting("info", "debug, info, warning or error")
+    listen: Listen = section(Listen, "listener addresses, HOST:PORT; an empty string disables one")
+    tls: Tls = section(Tls, "the certificate offered by every TLS listener")
+    store: Store = section(Store, "the mailbox store")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def server_name(self) -> str:
+        return self.hostname or socket.getfqdn() or "localhost"
+
+
+LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
+
+
+def load(path: str | os.PathLike[str] | None = None, *, data_dir: str | None = None) -> Config:
+    """The configuration from `path` (or the defaults), with the data directory decided.
+
+    Precedence for the data directory: the `data_dir` argument (the --data-dir flag), the file's
+    `data_dir`, $POSTOFFICE_DATA, then ./postoffice-data.
+    """
+    raw: dict[str, Any] = {}
+    where = str(path) if path else "<defaults>"
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: no such file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{where}: not valid TOML: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"{where}: cannot read: {e.strerror}") from None
+    config = _build(Config, raw, where, prefix="")
+    chosen = data_dir or config.data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    config = dataclasses.replace(config, data_dir=chosen)
+    _check(config, where)
+    return config
+
+
+def _build(cls: type, raw: dict[str, Any], where: str, prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{name}'")
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: '{name}' must be a table")
+            values[key] = _build(kind, value, where, prefix=f"{name}.")
+        else:
+            values[key] = _coerce(kind, value, where, name)
+    return cls(**values)
+
+
+def _coerce(kind: type, value: Any, where: str, name: str) -> Any:
+    # TOML already types its values; only refuse the wrong ones (a bool is not an int here).
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is str:
+        ok = isinstance(value, str)
+    elif kind == dict[str, str]:
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    elif kind == tuple[str, ...]:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:  # pragma: no cover - a declaration this loader does not know is our bug
+        raise TypeError(f"unsupported setting type {kind!r} for {name}")
+    if not ok:
+        raise ConfigError(f"{where}: '{name}' must be {_kind_name(kind)}, not {value!r}")
+    return value
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
+        kind, "a table of strings" if kind == dict[str, str] else "a list of strings"
+    )
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """HOST:PORT (or [v6]:PORT) as a (host, port) pair; ValueError when it is neither."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(value)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def _check(config: Config, where: str) -> None:
+    for f in dataclasses.fields(Listen):
+        value = getattr(config.listen, f.name)
+        if value:
+            try:
+                parse_address(value)
+            except ValueError:
+                raise ConfigError(f"{where}: 'listen.{f.name}' must be HOST:PORT or \"\", not {value!r}") from None
+    if bool(config.tls.cert) != bool(config.tls.key):
+        raise ConfigError(f"{where}: 'tls.cert' and 'tls.key' must be given together")
+    if config.log_level not in LOG_LEVELS:
+        raise ConfigError(f"{where}: 'log_level' must be one of {', '.join(sorted(LOG_LEVELS))}, not {config.log_level!r}")
+    for name in ("max_group", "inline_blob_bytes", "readers"):
+        if getattr(config.store, name) < 1:
+            raise ConfigError(f"{where}: 'store.{name}' must be at least 1")
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """Every setting as (key, default, doc): `postoffice config` prints these."""
+    out: list[tuple[str, Any, str]] = []
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out.extend(describe(hints[f.name], f"{prefix}{f.name}."))
+        else:
+            out.append((f"{prefix}{f.name}", f.default, f.metadata["doc"]))
+    return out

@@ -1,0 +1,150 @@
+"""`postoffice serve`: opens the store, makes TLS ready, starts every configured listener, and
+stops them cleanly on SIGINT or SIGTERM.
+
+Listeners are registered in `LISTENERS` by the stage that owns them; a listener whose address is
+"" in the configuration is not started. Each binds its own socket here, so a port of 0 (used by
+the tests) is resolved before the banner is printed, and the addresses actually bound are written
+to `run/listeners.json` in the data directory for tools and tests to find.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+import postoffice
+from postoffice.config import Config, ConfigError, parse_address
+from postoffice.store import open_store
+from postoffice.tls import server_context
+from postoffice.web.app import make_app
+
+log = logging.getLogger("postoffice.server")
+
+
+@dataclass
+class Running:
+    """What the server holds while it runs; listeners add their stop callbacks here."""
+
+    config: Config
+    store: object
+    tls: ssl.SSLContext
+    bound: dict[str, str] = field(default_factory=dict)
+    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def bind(address: str) -> socket.socket:
+    host, port = parse_address(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+def bound_address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def start_http(run: Running, sock: socket.socket) -> None:
+    app = make_app(run.store, run.config.server_name)  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    run.stoppers.append(stop)
+
+
+# name in [listen] -> starter; later stages add theirs (smtp, submission, pop3, imap, ...).
+LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {"http": start_http}
+
+
+def setup_logging(level: str) -> None:
+    logging.Formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+                                           "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("uvicorn.error").setLevel("WARNING")
+
+
+async def serve(config: Config) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = await asyncio.to_thread(open_store, config)
+    try:
+        tls = await asyncio.to_thread(server_context, config)
+    except (OSError, ssl.SSLError) as e:
+        await store.aclose()
+        raise ConfigError(f"tls: cannot load the certificate or key: {e}") from None
+    run = Running(config, store, tls)
+    try:
+        sockets: dict[str, socket.socket] = {}
+        for name, address in vars_of(config.listen).items():
+            if not address:
+                continue
+            if name not in LISTENERS:
+                continue  # configured, but no stage serves it in this version
+            try:
+                sockets[name] = bind(address)
+            except OSError as e:
+                raise ConfigError(f"listen.{name}: cannot listen on {address}: {e.strerror}") from None
+        for name, sock in sockets.items():
+            await LISTENERS[name](run, sock)
+            run.bound[name] = bound_address(sock)
+        write_listeners(config.data_path, run.bound)
+        banner(config, run.bound)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for stopper in reversed(run.stoppers):
+            try:
+                await stopper()
+            except Exception:
+                log.exception("a listener failed to stop cleanly")
+        (config.data_path / "run" / "listeners.json").unlink(missing_ok=True)
+        await store.aclose()
+        log.info("stopped")
+
+
+def vars_of(listen: object) -> dict[str, str]:
+    from dataclasses import fields
+
+    return {f.name: getattr(listen, f.name) for f in fields(listen)}  # type: ignore[arg-type]
+
+
+def write_listeners(data_dir: Path, bound: dict[str, str]) -> None:
+    folder = data_dir / "run"
+    folder.mkdir(exist_ok=True)
+    tmp = folder / "listeners.json.tmp"
+    tmp.write_text(json.dumps(bound, indent=2))
+    tmp.replace(folder / "listeners.json")
+
+
+def banner(config: Config, bound: dict[str, str]) -> None:
+    lines = [f"postoffice {postoffice.__version__} serving {config.server_name} from {config.data_path.resolve()}"]
+    lines += [f"  {name:<12} {address}" for name, address in bound.items()]
+    for line in lines:
+        log.info("%s", line)

@@ -1,0 +1,239 @@
+"""The mail spool and mailbox store, in mail terms: the interface every backend keeps.
+
+Stages of the flow reach storage only through these protocols; SQL lives in the backends
+(`store/sqlite/` now, `store/postgres/` later) and the same contract tests run against each.
+
+Invariants every backend keeps (DESIGN.md "Contracts"):
+- a blob is durable before any row points to it, and one content is stored once;
+- each mailbox's UIDs are strictly increasing and never reused while its UIDVALIDITY stands;
+  UIDNEXT is above every UID; every mutation takes the next MODSEQ of the mailbox;
+- every mutation returns the `Change` values it made and publishes them on the change feed
+  after its transaction is durable, before the caller replies to its client.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from postoffice.auth.passwords import Credentials
+    from postoffice.message.parsed import ParsedMessage
+
+MailboxId = int
+AccountId = int
+
+# RFC 6154 special-use attributes of the mailboxes made with every account.
+DEFAULT_MAILBOXES: tuple[tuple[str, str | None], ...] = (
+    ("INBOX", None),
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+)
+
+
+class StoreError(Exception):
+    """A refusal in mail terms; the message is one line fit for a user."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: AccountId
+    address: str
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    address: str  # "local@domain", or "@domain" for the domain's catch-all
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    id: MailboxId
+    account: AccountId
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None
+    subscribed: bool
+    messages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """One stored content, named by its SHA-256."""
+
+    id: int
+    sha256: str
+    size: int
+
+
+class ChangeKind(enum.Enum):
+    APPEND = "append"
+    FLAGS = "flags"
+    EXPUNGE = "expunge"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    mailbox: MailboxId
+    kind: ChangeKind
+    uid: int
+    modseq: int
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    mailbox: MailboxId
+    uidvalidity: int
+    uid: int
+    modseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as a mailbox holds it: what FETCH FLAGS/INTERNALDATE/RFC822.SIZE answer from."""
+
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+    internaldate: datetime
+    size: int
+    blob: BlobRef
+
+
+class FlagMode(enum.Enum):
+    REPLACE = "replace"
+    ADD = "add"
+    REMOVE = "remove"
+
+
+class RecipientState(enum.Enum):
+    QUEUED = "queued"  # waiting for its next attempt
+    DELIVERED = "delivered"  # into a local mailbox, or accepted by the remote server
+    BOUNCED = "bounced"  # failed for good; a DSN went (or goes) to the sender
+    HELD = "held"  # kept for the administrator (e.g. an undeliverable bounce)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the SMTP transaction said about a message, kept with it for delivery and DSNs."""
+
+    sender: str  # "" is the null reverse-path
+    client: str = ""  # "[ip]:port" of the submitting client
+    helo: str = ""
+    authenticated_as: str | None = None
+    envid: str | None = None  # RFC 3461 §4.4
+    ret: str | None = None  # RFC 3461 §4.3: "FULL" or "HDRS"
+    smtputf8: bool = False
+    body: str | None = None  # "7BIT", "8BITMIME" or "BINARYMIME"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRecipient:
+    address: str
+    orcpt: str | None = None  # RFC 3461 §4.2
+    notify: str | None = None  # RFC 3461 §4.1: e.g. "SUCCESS,FAILURE" or "NEVER"
+    route: str = ""  # how routing resolved it, for the journey: "local", "alias a@b", "remote"
+    mailbox: MailboxId | None = None  # the INBOX for local recipients
+    id: int = 0
+    state: RecipientState = RecipientState.QUEUED
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_reply: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    queue_id: str
+    blob: BlobRef
+    envelope: Envelope
+    message_id: str
+    received: datetime
+    recipients: tuple[QueuedRecipient, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyEvent:
+    at: datetime
+    queue_id: str
+    message_id: str
+    stage: str  # "received", "queued", "routed", "delivered", "relayed", "bounced", "retrieved", ...
+    detail: str
+
+
+class Directory(Protocol):
+    """Domains, accounts with their addresses, and aliases."""
+
+    async def add_domain(self, name: str) -> None: ...
+    async def list_domains(self) -> list[str]: ...
+    async def delete_domain(self, name: str) -> None: ...
+    async def is_local_domain(self, name: str) -> bool: ...
+    async def add_account(self, address: str, credentials: Credentials) -> Account: ...
+    async def set_credentials(self, address: str, credentials: Credentials) -> None: ...
+    async def delete_account(self, address: str) -> None: ...
+    async def list_accounts(self) -> list[Account]: ...
+    async def find_account(self, address: str) -> Account | None: ...
+    async def add_alias(self, alias: str, targets: list[str]) -> None: ...
+    async def list_aliases(self) -> list[Alias]: ...
+    async def delete_alias(self, alias: str) -> None: ...
+    async def find_alias(self, alias: str) -> Alias | None: ...
+
+
+class Blobs(Protocol):
+    """Message contents, stored once each, durable before they are referenced."""
+
+    async def put(self, data: bytes) -> BlobRef: ...
+    async def read(self, blob: BlobRef) -> bytes: ...
+    async def parsed(self, blob: BlobRef) -> ParsedMessage: ...
+
+
+class Mailboxes(Protocol):
+    """Mailboxes and the messages in them, with UIDs, flags and mod-sequences."""
+
+    async def list(self, account: AccountId) -> list[Mailbox]: ...
+    async def find(self, account: AccountId, name: str) -> Mailbox | None: ...
+    async def get(self, mailbox: MailboxId) -> Mailbox: ...
+    async def create(self, account: AccountId, name: str, special_use: str | None = None) -> Mailbox: ...
+    async def delete(self, mailbox: MailboxId) -> None: ...
+    async def rename(self, mailbox: MailboxId, new_name: str) -> None: ...
+    async def subscribe(self, mailbox: MailboxId, subscribed: bool) -> None: ...
+    async def append(self, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
+                     received: datetime) -> Appended: ...
+    async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str],
+                        mode: FlagMode) -> list[Change]: ...
+    async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]: ...
+    async def messages(self, mailbox: MailboxId) -> list[StoredMessage]: ...
+    async def changes_since(self, mailbox: MailboxId, modseq: int) -> list[Change]: ...
+
+
+class Queue(Protocol):
+    """The MTA queue: one row per message, one per recipient."""
+
+    async def enqueue(self, blob: BlobRef, envelope: Envelope, message_id: str,
+                      recipients: list[QueuedRecipient]) -> QueuedMessage: ...
+    async def get(self, queue_id: str) -> QueuedMessage | None: ...
+    async def list(self) -> list[QueuedMessage]: ...
+
+
+class Journey(Protocol):
+    """Each message's journey through the flow: append-only events."""
+
+    async def record(self, queue_id: str, stage: str, detail: str, message_id: str = "") -> None: ...
+    async def events(self, key: str) -> list[JourneyEvent]: ...

@@ -1,0 +1,187 @@
+"""SQLite underneath the store: one writer thread that commits in groups, readers of their own.
+
+SQLite allows one writer at a time, and a durable commit costs an fsync. So every write goes
+through a single writer thread: it takes the first waiting job, then every job that queued up
+behind it (up to `max_group`), runs each in its own SAVEPOINT inside one transaction and commits
+once. Under load many appends share one fsync; alone, a job is committed at once. A job that fails
+rolls back its savepoint only; the others in its group still commit. Callers are told their
+result only after COMMIT has returned, which with `journal_mode=WAL` and `synchronous=FULL` means
+the WAL is on disk (the "durable before reply" order of DESIGN.md).
+
+Readers run on a small thread pool, each thread with its own connection; WAL lets them read the
+last committed state while the writer works. Other processes (the `postoffice` admin commands
+while the server runs) open the same file: `busy_timeout` makes them wait for the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], T]
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # FULL: the WAL is fsynced at every commit, so a committed transaction survives power loss.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Applies the numbered migrations above `PRAGMA user_version`; returns the new version."""
+    files = sorted(
+        (p for p in resources.files("postoffice.store.sqlite").joinpath("migrations").iterdir()
+         if p.name.endswith(".sql")),
+        key=lambda p: int(p.name.split("_", 1)[0]),
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for f in files:
+            number = int(f.name.split("_", 1)[0])
+            if number > version:
+                log.info("store: applying migration %s", f.name)
+                for statement in _statements(f.read_text()):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                version = number
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    out, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        if sqlite3.complete_statement("\n".join(current)):
+            out.append("\n".join(current))
+            current = []
+    return [s for s in out if s.strip()]
+
+
+class Writer:
+    """The one writing connection, fed by a queue of jobs, committing in groups."""
+
+    def __init__(self, path: Path, *, group_commit: bool = True, max_group: int = 256) -> None:
+        self._conn = connect(path)
+        self._jobs: queue.SimpleQueue[tuple[Job[Any], concurrent.futures.Future[Any]] | None] = queue.SimpleQueue()
+        self._max_group = max_group if group_commit else 1
+        self.commits = 0  # for the benchmark: transactions committed
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job[T]) -> concurrent.futures.Future[T]:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((job, fut))
+        return fut
+
+    async def run(self, job: Job[T]) -> T:
+        return await asyncio.wrap_future(self.submit(job))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self._max_group:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)  # finish this group, then stop
+                    break
+                group.append(nxt)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[tuple[Job[Any], concurrent.futures.Future[Any]]]) -> None:
+        conn = self._conn
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, _ in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append((True, job(conn)))
+                    conn.execute("RELEASE job")
+                except BaseException as e:  # the job's own failure: undo it alone
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((False, e))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except BaseException as e:  # the commit itself failed (disk full, I/O error): nobody is durable
+            log.exception("store: commit of %d writes failed", len(group))
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for _, fut in group:
+                fut.set_exception(e)
+            return
+        for (ok, value), (_, fut) in zip(results, group):
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+
+class Readers:
+    """Read-only work on a thread pool, one connection per thread."""
+
+    def __init__(self, path: Path, *, threads: int = 4) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="store-reader")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path)
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    async def run(self, job: Job[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: job(self._conn()))
+
+    def run_sync(self, job: Job[T]) -> T:
+        return self._pool.submit(lambda: job(self._conn())).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()

@@ -1,0 +1,40 @@
+"""Each message's journey in SQLite (store.api.Journey): append-only events."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+from postoffice.store.api import JourneyEvent
+from postoffice.store.sqlite.engine import Readers, Writer
+
+
+def record_event(conn: sqlite3.Connection, queue_id: str, stage: str, detail: str, message_id: str = "") -> None:
+    """Appends one event inside any write job, so an event commits with the act it describes."""
+    if not message_id and queue_id:
+        row = conn.execute("SELECT message_id FROM queue WHERE id = ?", (queue_id,)).fetchone()
+        message_id = row[0] if row else ""
+    conn.execute("INSERT INTO journey (at, queue_id, message_id, stage, detail) VALUES (?, ?, ?, ?, ?)",
+                 (time.time(), queue_id, message_id, stage, detail))
+
+
+class SqliteJourney:
+    def __init__(self, writer: Writer, readers: Readers) -> None:
+        self._w, self._r = writer, readers
+
+    async def record(self, queue_id: str, stage: str, detail: str, message_id: str = "") -> None:
+        await self._w.run(lambda c: record_event(c, queue_id, stage, detail, message_id))
+
+    async def events(self, key: str) -> list[JourneyEvent]:
+        """The events of a queue id, or of every queue id that carried a Message-ID (with or without <>)."""
+        bare = key.strip().strip("<>")
+
+        def job(conn: sqlite3.Connection) -> list[JourneyEvent]:
+            rows = conn.execute(
+                "SELECT at, queue_id, message_id, stage, detail FROM journey"
+                " WHERE queue_id = ? OR message_id IN (?, ?) ORDER BY at, id",
+                (key.strip(), bare, f"<{bare}>"))
+            return [JourneyEvent(datetime.fromtimestamp(r[0], UTC), r[1], r[2], r[3], r[4]) for r in rows]
+
+        return await self._r.run(job)

@@ -1,0 +1,200 @@
+"""Mailboxes and their messages in SQLite (store.api.Mailboxes).
+
+Each mutation is one write job: it reads the mailbox's UIDNEXT and HIGHESTMODSEQ inside the
+writer's transaction, so UIDs and mod-sequences are assigned in commit order with no gaps between
+concurrent appends. One operation takes one new modseq for all the messages it touches (RFC 7162
+§3.1.2 lets them share it); an operation that changes nothing takes none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from postoffice.store.api import (
+    Appended,
+    BlobRef,
+    Change,
+    ChangeKind,
+    Conflict,
+    FlagMode,
+    Mailbox,
+    MailboxId,
+    NotFound,
+    StoredMessage,
+)
+from postoffice.store.feed import ChangeFeed
+from postoffice.store.sqlite.directory import create_mailbox
+from postoffice.store.sqlite.engine import Readers, Writer
+
+_MAILBOX_COLUMNS = ("id, account, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed,"
+                    " (SELECT count(*) FROM messages m WHERE m.mailbox = mailboxes.id)")
+
+
+def _mailbox(row: tuple) -> Mailbox:
+    return Mailbox(id=row[0], account=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
+                   highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8])
+
+
+def flags_text(flags: frozenset[str]) -> str:
+    return " ".join(sorted(flags))
+
+
+def flags_of(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _next_modseq(conn: sqlite3.Connection, mailbox: MailboxId) -> int:
+    row = conn.execute("SELECT highestmodseq FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {mailbox}")
+    modseq = row[0] + 1
+    conn.execute("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?", (modseq, mailbox))
+    return modseq
+
+
+def append_message(conn: sqlite3.Connection, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
+                   received: datetime) -> tuple[Appended, Change]:
+    """The append itself, for use inside any write job (the MDA composes it with the queue)."""
+    row = conn.execute("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {mailbox}")
+    uidvalidity, uid, modseq = row[0], row[1], row[2] + 1
+    conn.execute(
+        "INSERT INTO messages (mailbox, uid, modseq, blob, flags, internaldate, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (mailbox, uid, modseq, blob.id, flags_text(flags), received.timestamp(), blob.size),
+    )
+    conn.execute("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?", (uid + 1, modseq, mailbox))
+    return Appended(mailbox, uidvalidity, uid, modseq), Change(mailbox, ChangeKind.APPEND, uid, modseq, flags)
+
+
+class SqliteMailboxes:
+    def __init__(self, writer: Writer, readers: Readers, feed: ChangeFeed) -> None:
+        self._w, self._r, self._feed = writer, readers, feed
+
+    async def list(self, account: int) -> list[Mailbox]:
+        return await self._r.run(lambda c: [_mailbox(r) for r in c.execute(
+            f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account = ? ORDER BY name", (account,))])
+
+    async def find(self, account: int, name: str) -> Mailbox | None:
+        def job(conn: sqlite3.Connection) -> Mailbox | None:
+            row = conn.execute(f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account = ? AND name = ?",
+                               (account, name)).fetchone()
+            return _mailbox(row) if row else None
+
+        return await self._r.run(job)
+
+    async def get(self, mailbox: MailboxId) -> Mailbox:
+        row = await self._r.run(lambda c: c.execute(
+            f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?", (mailbox,)).fetchone())
+        if row is None:
+            raise NotFound(f"no mailbox {mailbox}")
+        return _mailbox(row)
+
+    async def create(self, account: int, name: str, special_use: str | None = None) -> Mailbox:
+        mailbox = await self._w.run(lambda c: create_mailbox(c, account, name, special_use))
+        return await self.get(mailbox)
+
+    async def delete(self, mailbox: MailboxId) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT name FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
+            if row is None:
+                raise NotFound(f"no mailbox {mailbox}")
+            if row[0] == "INBOX":
+                raise Conflict("INBOX cannot be deleted")  # RFC 9051 §6.3.4
+            conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox,))
+
+        await self._w.run(job)
+
+    async def rename(self, mailbox: MailboxId, new_name: str) -> None:
+        """Renames the mailbox and, with it, the mailboxes below it in the "/" hierarchy."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT account, name FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
+            if row is None:
+                raise NotFound(f"no mailbox {mailbox}")
+            account, old = row
+            if conn.execute("SELECT 1 FROM mailboxes WHERE account = ? AND name = ?", (account, new_name)).fetchone():
+                raise Conflict(f"mailbox {new_name} exists")
+            conn.execute("UPDATE mailboxes SET name = ? WHERE id = ?", (new_name, mailbox))
+            prefix = old + "/"
+            for child_id, child in conn.execute(
+                    "SELECT id, name FROM mailboxes WHERE account = ? AND substr(name, 1, ?) = ?",
+                    (account, len(prefix), prefix)).fetchall():
+                conn.execute("UPDATE mailboxes SET name = ? WHERE id = ?", (new_name + "/" + child[len(prefix):], child_id))
+
+        await self._w.run(job)
+
+    async def subscribe(self, mailbox: MailboxId, subscribed: bool) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            if conn.execute("UPDATE mailboxes SET subscribed = ? WHERE id = ?", (int(subscribed), mailbox)).rowcount == 0:
+                raise NotFound(f"no mailbox {mailbox}")
+
+        await self._w.run(job)
+
+    async def append(self, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str], received: datetime) -> Appended:
+        appended, change = await self._w.run(lambda c: append_message(c, mailbox, blob, flags, received))
+        self._feed.publish([change])
+        return appended
+
+    async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str], mode: FlagMode) -> list[Change]:
+        def job(conn: sqlite3.Connection) -> list[Change]:
+            changes: list[Change] = []
+            modseq = None
+            for uid in uids:
+                row = conn.execute("SELECT flags FROM messages WHERE mailbox = ? AND uid = ?", (mailbox, uid)).fetchone()
+                if row is None:
+                    continue
+                old = flags_of(row[0])
+                new = flags if mode is FlagMode.REPLACE else old | flags if mode is FlagMode.ADD else old - flags
+                if new == old:
+                    continue
+                if modseq is None:
+                    modseq = _next_modseq(conn, mailbox)
+                conn.execute("UPDATE messages SET flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?",
+                             (flags_text(new), modseq, mailbox, uid))
+                changes.append(Change(mailbox, ChangeKind.FLAGS, uid, modseq, new))
+            return changes
+
+        changes = await self._w.run(job)
+        self._feed.publish(changes)
+        return changes
+
+    async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]:
+        def job(conn: sqlite3.Connection) -> list[Change]:
+            present = [uid for uid in sorted(set(uids)) if conn.execute(
+                "SELECT 1 FROM messages WHERE mailbox = ? AND uid = ?", (mailbox, uid)).fetchone()]
+            if not present:
+                return []
+            modseq = _next_modseq(conn, mailbox)
+            for uid in present:
+                conn.execute("DELETE FROM messages WHERE mailbox = ? AND uid = ?", (mailbox, uid))
+                conn.execute("INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?, ?, ?)", (mailbox, uid, modseq))
+            return [Change(mailbox, ChangeKind.EXPUNGE, uid, modseq) for uid in present]
+
+        changes = await self._w.run(job)
+        self._feed.publish(changes)
+        return changes
+
+    async def messages(self, mailbox: MailboxId) -> list[StoredMessage]:
+        def job(conn: sqlite3.Connection) -> list[StoredMessage]:
+            rows = conn.execute(
+                "SELECT m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.sha256, b.size"
+                " FROM messages m JOIN blobs b ON b.id = m.blob WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
+            return [StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]),
+                                  internaldate=datetime.fromtimestamp(r[3], UTC), size=r[4],
+                                  blob=BlobRef(r[5], r[6], r[7])) for r in rows]
+
+        return await self._r.run(job)
+
+    async def changes_since(self, mailbox: MailboxId, modseq: int) -> list[Change]:
+        """Messages changed (added or re-flagged: kind FLAGS) and expunged above `modseq`, in modseq order."""
+
+        def job(conn: sqlite3.Connection) -> list[Change]:
+            changed = [Change(mailbox, ChangeKind.FLAGS, uid, ms, flags_of(fl)) for uid, ms, fl in conn.execute(
+                "SELECT uid, modseq, flags FROM messages WHERE mailbox = ? AND modseq > ?", (mailbox, modseq))]
+            gone = [Change(mailbox, ChangeKind.EXPUNGE, uid, ms) for uid, ms in conn.execute(
+                "SELECT uid, modseq FROM expunged WHERE mailbox = ? AND modseq > ?", (mailbox, modseq))]
+            return sorted(changed + gone, key=lambda c: (c.modseq, c.uid))
+
+        return await self._r.run(job)

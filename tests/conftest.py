@@ -1,0 +1,112 @@
+"""Fixtures shared by every test: real stores in fresh directories, the real CLI, the real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+POSTOFFICE = str(Path(sys.executable).with_name("postoffice"))
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def cli(data_dir: Path):
+    """Runs `postoffice ARGS` against the test's data directory, as a separate process."""
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        full_env = {**os.environ, "POSTOFFICE_DATA": str(data_dir), **(env or {})}
+        p = subprocess.run([POSTOFFICE, *args], input=stdin, capture_output=True, text=True, env=full_env,
+                           timeout=120)
+        return CliResult(p.returncode, p.stdout, p.stderr)
+
+    return run
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    listeners: dict[str, tuple[str, int]]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+
+def wait_for_listeners(data_dir: Path, process: subprocess.Popen[bytes], log_path: Path,
+                       timeout: float = 30) -> dict[str, tuple[str, int]]:
+    path = data_dir / "run" / "listeners.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited {process.returncode}:\n{log_path.read_text()}")
+        if path.exists():
+            out = {}
+            for name, addr in json.loads(path.read_text()).items():
+                host, _, port = addr.rpartition(":")
+                out[name] = (host.strip("[]"), int(port))
+            return out
+        time.sleep(0.05)
+    raise AssertionError(f"server did not start:\n{log_path.read_text()}")
+
+
+def start_server(data_dir: Path, config_text: str, *, extra_args: tuple[str, ...] = ()) -> RunningServer:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "run" / "listeners.json").unlink(missing_ok=True)
+    config = data_dir.parent / "postoffice.toml"
+    config.write_text(config_text)
+    log_path = data_dir.parent / "server.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen([POSTOFFICE, "serve", "--config", str(config), "--data-dir", str(data_dir), *extra_args],
+                               stdout=log, stderr=subprocess.STDOUT)
+    return RunningServer(process, data_dir, wait_for_listeners(data_dir, process, log_path), log_path)
+
+
+# Every listener on port 0, so tests never collide with each other or with a running server.
+TEST_CONFIG = """
+hostname = "mail.example.test"
+[listen]
+smtp = "127.0.0.1:0"
+submission = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
+pop3 = "127.0.0.1:0"
+pop3s = "127.0.0.1:0"
+imap = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
+http = "127.0.0.1:0"
+"""
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[RunningServer]:
+    s = start_server(data_dir, TEST_CONFIG)
+    try:
+        yield s
+    finally:
+        s.stop()
