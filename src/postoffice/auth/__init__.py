@@ -1,0 +1,1 @@
+"""Authentication: credentials (passwords), SASL mechanisms (sasl), login throttling (throttle)."""
