@@ -10,7 +10,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 import urllib.request
 
 from tests.conftest import POSTOFFICE, REPO, TEST_CONFIG, start_server, wait_for_listeners
@@ -80,14 +79,14 @@ def test_readme_run_command_starts_the_server_on_embedded_defaults(tmp_path):
     env = {**os.environ, "POSTOFFICE_DATA": str(data_dir)}
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
-        p = subprocess.Popen(serve, shell=True, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+        # exec all the way down (./dev execs too), so the signal reaches the server itself
+        p = subprocess.Popen(["bash", "-c", f"exec {serve}"], cwd=REPO, env=env, stdout=log,
+                             stderr=subprocess.STDOUT)
     try:
         listeners = wait_for_listeners(data_dir, p, log_path, timeout=120)
         assert listeners["http"] == ("127.0.0.1", 8025)  # the embedded default
         assert get_json("127.0.0.1", 8025, "/healthz")[1]["status"] == "ok"
         assert (data_dir / "store.sqlite3").exists() and (data_dir / "tls" / "cert.pem").exists()
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
+        p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
-    time.sleep(0.1)

@@ -14,7 +14,7 @@ import re
 # RFC 5321 §4.1.2 Dot-string, with UTF-8 beyond ASCII (RFC 6531 §3.3).
 _ATOM = r"[A-Za-z0-9!#$&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
-_LABEL = r"(?:[A-Za-z0-9\u0080-\U0010FFFF](?:[A-Za-z0-9\-\u0080-\U0010FFFF]{{0,61}}[A-Za-z0-9\u0080-\U0010FFFF])?)"
+_LABEL = r"(?:[A-Za-z0-9\u0080-\U0010FFFF](?:[A-Za-z0-9\-\u0080-\U0010FFFF]{0,61}[A-Za-z0-9\u0080-\U0010FFFF])?)"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+|{_LABEL}")
 
 MAX_LOCAL = 64  # RFC 5321 §4.5.3.1.1

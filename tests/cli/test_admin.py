@@ -20,7 +20,8 @@ def test_domain_refusals_are_one_line_and_nonzero(cli):
     for args, words in [
         (("domain", "add", "example.test"), "exists"),
         (("domain", "add", "not a domain"), "not a domain"),
-        (("domain", "add", "-bad-.test"), "not a domain"),
+        (("domain", "add", "bad-.test"), "not a domain"),
+        (("domain", "add", "a..b.test"), "not a domain"),
         (("domain", "del", "nowhere.test"), "not a local domain"),
     ]:
         r = cli(*args)

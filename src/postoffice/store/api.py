@@ -108,14 +108,20 @@ class Appended:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """A message as a mailbox holds it: what FETCH FLAGS/INTERNALDATE/RFC822.SIZE answer from."""
+    """A message as a mailbox holds it: what FETCH FLAGS/INTERNALDATE/RFC822.SIZE answer from.
+
+    Its bytes are `prefix + blob`: the prefix holds the header lines of this copy alone (the MDA's
+    Return-Path and Delivered-To), so one blob serves every local recipient of a message. Offsets
+    of the blob's parsed form are shifted by len(prefix) in the whole message.
+    """
 
     uid: int
     modseq: int
     flags: frozenset[str]
     internaldate: datetime
-    size: int
+    size: int  # len(prefix) + blob.size: the octets RFC822.SIZE and POP3 LIST report
     blob: BlobRef
+    prefix: bytes = b""
 
 
 class FlagMode(enum.Enum):
@@ -201,6 +207,7 @@ class Blobs(Protocol):
 
     async def put(self, data: bytes) -> BlobRef: ...
     async def read(self, blob: BlobRef) -> bytes: ...
+    async def read_message(self, message: StoredMessage) -> bytes: ...
     async def parsed(self, blob: BlobRef) -> ParsedMessage: ...
 
 
@@ -215,7 +222,7 @@ class Mailboxes(Protocol):
     async def rename(self, mailbox: MailboxId, new_name: str) -> None: ...
     async def subscribe(self, mailbox: MailboxId, subscribed: bool) -> None: ...
     async def append(self, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
-                     received: datetime) -> Appended: ...
+                     received: datetime, prefix: bytes = b"") -> Appended: ...
     async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str],
                         mode: FlagMode) -> list[Change]: ...
     async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]: ...

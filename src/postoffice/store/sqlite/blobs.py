@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from postoffice.message.parsed import ParsedMessage, parse_message
-from postoffice.store.api import BlobRef, NotFound
+from postoffice.store.api import BlobRef, NotFound, StoredMessage
 from postoffice.store.sqlite.engine import Readers, Writer
 
 
@@ -87,6 +87,10 @@ class SqliteBlobs:
         if row[0] is not None:
             return bytes(row[0])
         return await asyncio.to_thread(self.path_of(blob.sha256).read_bytes)
+
+    async def read_message(self, message: StoredMessage) -> bytes:
+        """A stored message's whole bytes: its own prefix, then the shared blob."""
+        return message.prefix + await self.read(message.blob)
 
     async def parsed(self, blob: BlobRef) -> ParsedMessage:
         row = await self._r.run(lambda c: c.execute("SELECT parsed FROM blobs WHERE id = ?", (blob.id,)).fetchone())

@@ -121,35 +121,50 @@ class Writer:
             self._commit_group(group)
 
     def _commit_group(self, group: list[tuple[Job[Any], concurrent.futures.Future[Any]]]) -> None:
+        pending = group
+        while pending:
+            pending = self._try_group(pending)
+
+    def _try_group(self, group: list[tuple[Job[Any], concurrent.futures.Future[Any]]]
+                   ) -> list[tuple[Job[Any], concurrent.futures.Future[Any]]]:
+        """Commits the group; returns the jobs to try again when one failure aborted the transaction."""
         conn = self._conn
         results: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job, _ in group:
+            for i, (job, fut) in enumerate(group):
                 conn.execute("SAVEPOINT job")
                 try:
                     results.append((True, job(conn)))
                     conn.execute("RELEASE job")
                 except BaseException as e:  # the job's own failure: undo it alone
+                    if not conn.in_transaction:
+                        # SQLite rolled the whole transaction back (a full disk, an I/O error): the
+                        # failing job gets its error, the others run again without it.
+                        fut.set_exception(e)
+                        return group[:i] + group[i + 1:]
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((False, e))
             conn.execute("COMMIT")
             self.commits += 1
-        except BaseException as e:  # the commit itself failed (disk full, I/O error): nobody is durable
+        except BaseException as e:  # BEGIN or COMMIT failed: nothing of the group is durable
             log.exception("store: commit of %d writes failed", len(group))
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             for _, fut in group:
-                fut.set_exception(e)
-            return
+                if not fut.done():
+                    fut.set_exception(e)
+            return []
         for (ok, value), (_, fut) in zip(results, group):
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
+        return []
 
 
 class Readers:

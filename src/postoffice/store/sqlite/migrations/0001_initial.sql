@@ -61,9 +61,10 @@ CREATE TABLE messages (
     uid          INTEGER NOT NULL,
     modseq       INTEGER NOT NULL,
     blob         INTEGER NOT NULL REFERENCES blobs(id),
+    prefix       BLOB NOT NULL DEFAULT x'',  -- this copy's own header lines (Return-Path, Delivered-To)
     flags        TEXT NOT NULL DEFAULT '',  -- space-separated, sorted
     internaldate REAL NOT NULL,
-    size         INTEGER NOT NULL,
+    size         INTEGER NOT NULL,            -- prefix and blob together
     PRIMARY KEY (mailbox, uid)
 ) WITHOUT ROWID;
 CREATE INDEX messages_by_modseq ON messages(mailbox, modseq);
