@@ -200,9 +200,8 @@ def test_queue_and_journey_find_a_message_by_queue_id_and_message_id(with_store)
     async def body(store):
         account = await make_account(store)
         inbox = await inbox_of(store, account)
-        blob = await store.blobs.put(MESSAGE)
         queued = await store.queue.enqueue(
-            blob, Envelope(sender="carol@remote.test", client="[127.0.0.1]:5555", envid="E1", ret="HDRS"),
+            MESSAGE, Envelope(sender="carol@remote.test", client="[127.0.0.1]:5555", envid="E1", ret="HDRS"),
             "<lunch-1@example.test>",
             [QueuedRecipient("alice@example.test", route="local", mailbox=inbox.id, notify="FAILURE"),
              QueuedRecipient("dave@remote.test", route="remote", orcpt="rfc822;dave@remote.test")])
@@ -242,5 +241,36 @@ def test_directory_refuses_duplicates_and_unknown_domains(with_store):
         await store.directory.delete_account("alice@example.test")
         await store.directory.delete_domain("example.test")
         assert await store.directory.list_domains() == []
+
+    with_store(body)
+
+
+def test_local_delivery_is_exactly_once_and_settles_the_queue(with_store):
+    from postoffice.store.api import LocalCopy, RecipientState
+
+    async def body(store):
+        alice = await inbox_of(store, await make_account(store))
+        bob = await inbox_of(store, await make_account(store, "bob@example.test"))
+        queued = await store.queue.enqueue(
+            MESSAGE, Envelope(sender="carol@remote.test"), "<lunch-1@example.test>",
+            [QueuedRecipient("alice@example.test", route="local", mailbox=alice.id),
+             QueuedRecipient("bob@example.test", route="local", mailbox=bob.id),
+             QueuedRecipient("dave@remote.test", route="remote")])
+        copies = [LocalCopy(r.id, r.mailbox, b"Delivered-To: " + r.address.encode() + b"\r\n")
+                  for r in queued.recipients if r.mailbox]
+        assert [q.queue_id for q in await store.queue.pending_local()] == [queued.queue_id]
+        first = await store.queue.deliver_local(queued.queue_id, copies, NOW)
+        again = await store.queue.deliver_local(queued.queue_id, copies, NOW)  # as after a crash
+        assert [a.uid for _, a in first] == [1, 1] and again == []
+        [stored] = await store.mailboxes.messages(bob.id)
+        assert await store.blobs.read_message(stored) == b"Delivered-To: bob@example.test\r\n" + MESSAGE
+        assert stored.size == len(b"Delivered-To: bob@example.test\r\n" + MESSAGE)
+        assert await store.blobs.count() == 1  # one blob for both local recipients
+        left = await store.queue.get(queued.queue_id)
+        assert [r.state for r in left.recipients] == [RecipientState.DELIVERED, RecipientState.DELIVERED,
+                                                      RecipientState.QUEUED]
+        assert await store.queue.pending_local() == []
+        stages = [e.stage for e in await store.journey.events(queued.queue_id)]
+        assert stages == ["queued", "delivered", "delivered"]
 
     with_store(body)

@@ -176,6 +176,16 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalCopy:
+    """One local recipient's copy: which queue row it settles, into which mailbox, with which prefix."""
+
+    recipient: int
+    mailbox: MailboxId
+    prefix: bytes
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class JourneyEvent:
     at: datetime
     queue_id: str
@@ -200,6 +210,7 @@ class Directory(Protocol):
     async def list_aliases(self) -> list[Alias]: ...
     async def delete_alias(self, alias: str) -> None: ...
     async def find_alias(self, alias: str) -> Alias | None: ...
+    async def sendable_addresses(self, address: str) -> set[str]: ...
 
 
 class Blobs(Protocol):
@@ -233,8 +244,12 @@ class Mailboxes(Protocol):
 class Queue(Protocol):
     """The MTA queue: one row per message, one per recipient."""
 
-    async def enqueue(self, blob: BlobRef, envelope: Envelope, message_id: str,
-                      recipients: list[QueuedRecipient]) -> QueuedMessage: ...
+    async def enqueue(self, content: bytes, envelope: Envelope, message_id: str,
+                      recipients: list[QueuedRecipient], *, queue_id: str | None = None,
+                      events: list[tuple[str, str]] = ()) -> QueuedMessage: ...
+    async def deliver_local(self, queue_id: str, copies: list[LocalCopy],
+                            received: datetime) -> list[tuple[LocalCopy, Appended]]: ...
+    async def pending_local(self) -> list[QueuedMessage]: ...
     async def get(self, queue_id: str) -> QueuedMessage | None: ...
     async def list(self) -> list[QueuedMessage]: ...
 

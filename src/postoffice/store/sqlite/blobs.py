@@ -14,11 +14,15 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from postoffice.message.parsed import ParsedMessage, parse_message
 from postoffice.store.api import BlobRef, NotFound, StoredMessage
 from postoffice.store.sqlite.engine import Readers, Writer
+
+
+OFF_LOOP_BYTES = 256 * 1024
 
 
 def fsync_dir(path: Path) -> None:
@@ -27,6 +31,23 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBlob:
+    sha256: str
+    size: int
+    inline: bytes | None  # None: the content is already durable in its file
+    parsed: str
+
+
+def insert_blob(conn: sqlite3.Connection, blob: PreparedBlob) -> BlobRef:
+    """Records a prepared blob inside any write job; a content stored before is found, not copied."""
+    row = conn.execute("SELECT id FROM blobs WHERE sha256 = ?", (blob.sha256,)).fetchone()
+    if row is None:
+        row = conn.execute("INSERT INTO blobs (sha256, size, data, parsed) VALUES (?, ?, ?, ?) RETURNING id",
+                           (blob.sha256, blob.size, blob.inline, blob.parsed)).fetchone()
+    return BlobRef(row[0], blob.sha256, blob.size)
 
 
 class SqliteBlobs:
@@ -38,29 +59,26 @@ class SqliteBlobs:
     def path_of(self, sha256: str) -> Path:
         return self.directory / sha256[:2] / sha256
 
+    async def prepare(self, data: bytes) -> PreparedBlob:
+        """Hashes and parses `data` and, when it is large, makes its file durable: all that can be
+        done before the transaction that records it (see `insert_blob`)."""
+        # Small contents are handled right here: a hop to a thread costs more than the work.
+        # Large ones go off the event loop so that other sessions are not held up.
+        if len(data) <= OFF_LOOP_BYTES:
+            return self._prepare(data)
+        return await asyncio.to_thread(self._prepare, data)
+
     async def put(self, data: bytes) -> BlobRef:
-        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-        known = await self._r.run(lambda c: c.execute("SELECT id, size FROM blobs WHERE sha256 = ?", (sha256,)).fetchone())
-        if known:
-            return BlobRef(known[0], sha256, known[1])
-        parsed, inline = await asyncio.to_thread(self._prepare, data, sha256)
+        prepared = await self.prepare(data)
+        return await self._w.run(lambda c: insert_blob(c, prepared))
 
-        def job(conn: sqlite3.Connection) -> BlobRef:
-            conn.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, size, data, parsed) VALUES (?, ?, ?, ?)",
-                (sha256, len(data), data if inline else None, parsed),
-            )
-            row = conn.execute("SELECT id FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
-            return BlobRef(row[0], sha256, len(data))
-
-        return await self._w.run(job)
-
-    def _prepare(self, data: bytes, sha256: str) -> tuple[str, bool]:
+    def _prepare(self, data: bytes) -> PreparedBlob:
+        sha256 = hashlib.sha256(data).hexdigest()
         parsed = parse_message(data).to_json()
         if len(data) <= self._inline:
-            return parsed, True
+            return PreparedBlob(sha256, len(data), data, parsed)
         self._write_file(data, sha256)
-        return parsed, False
+        return PreparedBlob(sha256, len(data), None, parsed)
 
     def _write_file(self, data: bytes, sha256: str) -> None:
         final = self.path_of(sha256)

@@ -159,6 +159,23 @@ class SqliteDirectory:
 
         return await self._r.run(job)
 
+    async def sendable_addresses(self, address: str) -> set[str]:
+        """The addresses the account of `address` may send as: its own, and every alias that
+        delivers to it (directly; an alias of an alias is not a sender identity)."""
+
+        def job(conn: sqlite3.Connection) -> set[str]:
+            own = {r[0] for r in conn.execute(
+                "SELECT x.address FROM addresses x JOIN addresses me ON me.account = x.account WHERE me.address = ?",
+                (address,))}
+            if not own:
+                return set()
+            marks = ",".join("?" * len(own))
+            aliases = {r[0] for r in conn.execute(
+                f"SELECT address FROM aliases WHERE target IN ({marks}) AND address NOT LIKE '@%'", tuple(own))}
+            return own | aliases
+
+        return await self._r.run(job)
+
     async def delete_alias(self, alias: str) -> None:
         def job(conn: sqlite3.Connection) -> None:
             if conn.execute("DELETE FROM aliases WHERE address = ?", (alias,)).rowcount == 0:

@@ -101,6 +101,10 @@ class Writer:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join()
+        try:  # fold the WAL back into the database, so a stopped store is one file
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # another process holds it open; its own close or the next start will do it
         self._conn.close()
 
     def _run(self) -> None:

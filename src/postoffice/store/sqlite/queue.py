@@ -1,8 +1,15 @@
 """The MTA queue in SQLite (store.api.Queue): one row per message, one per recipient.
 
-A message is enqueued in one write job together with its first journey events, so a queued
-message always has its "queued" event. Queue ids are 12 characters of Crockford base32, short
-enough to read aloud and to type into `postoffice trace`.
+A message is accepted in one write job: its blob, its queue rows and the journey events that
+describe its arrival commit together, so a queued message always has a body and a history, and
+the SMTP 250 that follows the commit is never a lie. Local delivery is another single write job
+(`deliver_local`): the copies appended to mailboxes and the recipients marked delivered commit
+together, and a recipient that is no longer queued is skipped, so a delivery repeated after a
+crash cannot make a second copy. When no recipient of a message is left queued, its queue rows
+go; its journey stays.
+
+Queue ids are 12 characters of Crockford base32, short enough to read aloud and to type into
+`postoffice trace`.
 """
 
 from __future__ import annotations
@@ -14,9 +21,21 @@ import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
-from postoffice.store.api import BlobRef, Envelope, QueuedMessage, QueuedRecipient, RecipientState
+from postoffice.store.api import (
+    Appended,
+    BlobRef,
+    Change,
+    Envelope,
+    LocalCopy,
+    QueuedMessage,
+    QueuedRecipient,
+    RecipientState,
+)
+from postoffice.store.feed import ChangeFeed
+from postoffice.store.sqlite.blobs import SqliteBlobs, insert_blob
 from postoffice.store.sqlite.engine import Readers, Writer
 from postoffice.store.sqlite.journey import record_event
+from postoffice.store.sqlite.mailboxes import append_message
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -33,10 +52,8 @@ def _dt(t: float | None) -> datetime | None:
     return datetime.fromtimestamp(t, UTC) if t is not None else None
 
 
-def insert_message(conn: sqlite3.Connection, blob: BlobRef, envelope: Envelope, message_id: str,
-                   recipients: list[QueuedRecipient]) -> QueuedMessage:
-    """The enqueue itself, for use inside any write job."""
-    queue_id = new_queue_id()
+def insert_message(conn: sqlite3.Connection, queue_id: str, blob: BlobRef, envelope: Envelope, message_id: str,
+                   recipients: list[QueuedRecipient], events: list[tuple[str, str]]) -> QueuedMessage:
     received = time.time()
     conn.execute(
         "INSERT INTO queue (id, blob, sender, envelope, message_id, received) VALUES (?, ?, ?, ?, ?, ?)",
@@ -50,6 +67,8 @@ def insert_message(conn: sqlite3.Connection, blob: BlobRef, envelope: Envelope, 
             (queue_id, r.address, r.orcpt, r.notify, r.route, r.mailbox, r.state.value, _ts(r.next_attempt) or received),
         )
         stored.append(replace(r, id=cur.lastrowid))
+    for stage, detail in events:
+        record_event(conn, queue_id, stage, detail, message_id)
     record_event(conn, queue_id, "queued", f"{len(recipients)} recipient(s), {blob.size} bytes", message_id)
     return QueuedMessage(queue_id, blob, envelope, message_id, _dt(received), tuple(stored))
 
@@ -70,13 +89,58 @@ def load_message(conn: sqlite3.Connection, queue_id: str) -> QueuedMessage | Non
                          _dt(row[6]), recipients)
 
 
-class SqliteQueue:
-    def __init__(self, writer: Writer, readers: Readers) -> None:
-        self._w, self._r = writer, readers
+def deliver_copies(conn: sqlite3.Connection, queue_id: str, copies: list[LocalCopy], received: datetime
+                   ) -> list[tuple[LocalCopy, Appended, Change]]:
+    row = conn.execute("SELECT b.id, b.sha256, b.size FROM queue q JOIN blobs b ON b.id = q.blob WHERE q.id = ?",
+                       (queue_id,)).fetchone()
+    if row is None:
+        return []  # already settled and removed: nothing to do twice
+    blob = BlobRef(*row)
+    done = []
+    for copy in copies:
+        state = conn.execute("SELECT state, address FROM queue_recipients WHERE id = ? AND queue_id = ?",
+                             (copy.recipient, queue_id)).fetchone()
+        if state is None or state[0] != RecipientState.QUEUED.value:
+            continue  # delivered before a crash, or settled otherwise: exactly once
+        appended, change = append_message(conn, copy.mailbox, blob, copy.flags, received, copy.prefix)
+        name = conn.execute("SELECT name FROM mailboxes WHERE id = ?", (copy.mailbox,)).fetchone()[0]
+        reply = f"delivered to {name} UID {appended.uid}"
+        conn.execute("UPDATE queue_recipients SET state = ?, attempts = attempts + 1, last_reply = ? WHERE id = ?",
+                     (RecipientState.DELIVERED.value, reply, copy.recipient))
+        record_event(conn, queue_id, "delivered", f"{state[1]}: {reply}")
+        done.append((copy, appended, change))
+    remove_if_settled(conn, queue_id)
+    return done
 
-    async def enqueue(self, blob: BlobRef, envelope: Envelope, message_id: str,
-                      recipients: list[QueuedRecipient]) -> QueuedMessage:
-        return await self._w.run(lambda c: insert_message(c, blob, envelope, message_id, recipients))
+
+def remove_if_settled(conn: sqlite3.Connection, queue_id: str) -> None:
+    if not conn.execute("SELECT 1 FROM queue_recipients WHERE queue_id = ? AND state IN (?, ?)",
+                        (queue_id, RecipientState.QUEUED.value, RecipientState.HELD.value)).fetchone():
+        conn.execute("DELETE FROM queue WHERE id = ?", (queue_id,))
+
+
+class SqliteQueue:
+    def __init__(self, writer: Writer, readers: Readers, blobs: SqliteBlobs, feed: ChangeFeed) -> None:
+        self._w, self._r, self._blobs, self._feed = writer, readers, blobs, feed
+
+    async def enqueue(self, content: bytes, envelope: Envelope, message_id: str, recipients: list[QueuedRecipient],
+                      *, queue_id: str | None = None, events: list[tuple[str, str]] = ()) -> QueuedMessage:
+        """Stores the content and queues it for `recipients`, with `events` before "queued", in one commit."""
+        prepared = await self._blobs.prepare(content)
+        qid = queue_id or new_queue_id()
+
+        def job(conn: sqlite3.Connection) -> QueuedMessage:
+            blob = insert_blob(conn, prepared)
+            return insert_message(conn, qid, blob, envelope, message_id, recipients, list(events))
+
+        return await self._w.run(job)
+
+    async def deliver_local(self, queue_id: str, copies: list[LocalCopy], received: datetime
+                            ) -> list[tuple[LocalCopy, Appended]]:
+        """Appends each copy and settles its recipient in one commit; copies already settled are skipped."""
+        done = await self._w.run(lambda c: deliver_copies(c, queue_id, copies, received))
+        self._feed.publish(change for _, _, change in done)
+        return [(copy, appended) for copy, appended, _ in done]
 
     async def get(self, queue_id: str) -> QueuedMessage | None:
         return await self._r.run(lambda c: load_message(c, queue_id))
@@ -84,6 +148,17 @@ class SqliteQueue:
     async def list(self) -> list[QueuedMessage]:
         def job(conn: sqlite3.Connection) -> list[QueuedMessage]:
             ids = [r[0] for r in conn.execute("SELECT id FROM queue ORDER BY received, id")]
+            return [m for m in (load_message(conn, i) for i in ids) if m is not None]
+
+        return await self._r.run(job)
+
+    async def pending_local(self) -> list[QueuedMessage]:
+        """Messages with local recipients still queued: what the MDA finishes after a restart."""
+
+        def job(conn: sqlite3.Connection) -> list[QueuedMessage]:
+            ids = [r[0] for r in conn.execute(
+                "SELECT DISTINCT queue_id FROM queue_recipients WHERE state = ? AND mailbox IS NOT NULL",
+                (RecipientState.QUEUED.value,))]
             return [m for m in (load_message(conn, i) for i in ids) if m is not None]
 
         return await self._r.run(job)

@@ -37,7 +37,7 @@ class SqliteStore:
         self.directory = SqliteDirectory(self.writer, self.readers)
         self.blobs = SqliteBlobs(self.writer, self.readers, data_dir / "blobs", inline_bytes=inline_blob_bytes)
         self.mailboxes = SqliteMailboxes(self.writer, self.readers, self.feed)
-        self.queue = SqliteQueue(self.writer, self.readers)
+        self.queue = SqliteQueue(self.writer, self.readers, self.blobs, self.feed)
         self.journey = SqliteJourney(self.writer, self.readers)
 
     def close(self) -> None:
