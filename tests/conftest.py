@@ -110,3 +110,73 @@ def server(data_dir: Path) -> Iterator[RunningServer]:
         yield s
     finally:
         s.stop()
+
+
+# --- a server with mail users, and ways to look into their mailboxes ------------------------------
+
+USERS = {"alice@example.test": "alice-secret", "bob@example.test": "bob-secret", "carol@example.test": "carol-secret"}
+
+
+def provision(data_dir: Path) -> None:
+    """example.test with alice, bob and carol, and the alias team@ -> alice, bob."""
+    import asyncio
+
+    from postoffice.auth.passwords import make_credentials
+    from postoffice.store.sqlite.store import SqliteStore
+
+    async def main() -> None:
+        store = SqliteStore(data_dir)
+        try:
+            await store.directory.add_domain("example.test")
+            for address, password in USERS.items():
+                await store.directory.add_account(address, make_credentials(password))
+            await store.directory.add_alias("team@example.test", ["alice@example.test", "bob@example.test"])
+        finally:
+            await store.aclose()
+
+    asyncio.run(main())
+
+
+def inbox(data_dir: Path, address: str, *, expect: int | None = None, timeout: float = 10) -> list[bytes]:
+    """The messages in `address`'s INBOX, oldest first; with `expect`, waits until there are that many."""
+    import asyncio
+
+    from postoffice.store.sqlite.store import SqliteStore
+
+    async def read() -> list[bytes]:
+        store = SqliteStore(data_dir)
+        try:
+            account = await store.directory.find_account(address)
+            box = await store.mailboxes.find(account.id, "INBOX")
+            return [await store.blobs.read_message(m) for m in await store.mailboxes.messages(box.id)]
+        finally:
+            await store.aclose()
+
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = asyncio.run(read())
+        if expect is None or len(messages) >= expect or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One provisioned server for a whole test module (tests use their own subjects and users)."""
+    data_dir = tmp_path_factory.mktemp("mail") / "data"
+    provision(data_dir)
+    s = start_server(data_dir, TEST_CONFIG)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def client_tls() -> "ssl.SSLContext":
+    """Clients trust our self-signed test certificate without checking it."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx

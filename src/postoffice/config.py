@@ -60,6 +60,29 @@ class Store:
 
 
 @dataclass(frozen=True, slots=True)
+class Smtp:
+    max_message_bytes: int = setting(26_214_400, "largest message accepted (SIZE, RFC 1870); 552 5.3.4 past it")
+    max_line_bytes: int = setting(998, "longest line of message data, CRLF excluded (RFC 5321 §4.5.3.1.6)")
+    max_command_bytes: int = setting(2048, "longest command line, CRLF included")
+    max_recipients: int = setting(100, "recipients per message; 452 4.5.3 past it (RFC 5321 §4.5.3.1.8)")
+    idle_timeout_s: float = setting(300.0, "a silent client is closed with 421 4.4.2 after this (RFC 5321 §4.5.3.2.7)")
+    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections: int = setting(1000, "simultaneous connections on one listener")
+    max_errors: int = setting(10, "protocol errors in one session before 421 and close")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    plaintext_auth: str = setting("loopback", "AUTH before TLS: never, loopback (clients on 127.0.0.0/8 and ::1) or always")
+    hide_client_ip: bool = setting(False, "leave the client's IP address out of the Received header")
+
+
+@dataclass(frozen=True, slots=True)
+class Mta:
+    recipient_delimiter: str = setting("+", "plus-addressing: user+tag@domain goes to user@domain; empty turns it off")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     hostname: str = setting("", "this server's name in greetings and headers; empty: the machine's FQDN")
     data_dir: str = setting("", f"where the store, blobs and certificate live; empty: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}")
@@ -67,6 +90,9 @@ class Config:
     listen: Listen = section(Listen, "listener addresses, HOST:PORT; an empty string disables one")
     tls: Tls = section(Tls, "the certificate offered by every TLS listener")
     store: Store = section(Store, "the mailbox store")
+    smtp: Smtp = section(Smtp, "limits of both SMTP listeners (smtp and submission)")
+    submission: Submission = section(Submission, "the MSA: submission and submissions")
+    mta: Mta = section(Mta, "receiving and routing")
 
     @property
     def data_path(self) -> Path:
@@ -77,6 +103,7 @@ class Config:
         return self.hostname or socket.getfqdn() or "localhost"
 
 
+PLAINTEXT_AUTH = ("never", "loopback", "always")
 LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
 
 
@@ -177,6 +204,15 @@ def _check(config: Config, where: str) -> None:
     for name in ("max_group", "inline_blob_bytes", "readers"):
         if getattr(config.store, name) < 1:
             raise ConfigError(f"{where}: 'store.{name}' must be at least 1")
+    for f in dataclasses.fields(Smtp):
+        if getattr(config.smtp, f.name) <= 0:
+            raise ConfigError(f"{where}: 'smtp.{f.name}' must be above 0")
+    if config.smtp.max_line_bytes < 78 or config.smtp.max_command_bytes < 512:
+        raise ConfigError(f"{where}: 'smtp.max_line_bytes' must be at least 78 and 'smtp.max_command_bytes' at least 512")
+    if config.submission.plaintext_auth not in PLAINTEXT_AUTH:
+        raise ConfigError(f"{where}: 'submission.plaintext_auth' must be one of {', '.join(PLAINTEXT_AUTH)}")
+    if len(config.mta.recipient_delimiter) > 1:
+        raise ConfigError(f"{where}: 'mta.recipient_delimiter' must be one character or empty")
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:

@@ -24,8 +24,14 @@ from pathlib import Path
 import uvicorn
 
 import postoffice
+from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Config, ConfigError, parse_address
+from postoffice.mda.deliver import LocalDelivery
+from postoffice.msa.listener import start_submission, start_submissions
+from postoffice.mta.listener import start_smtp
+from postoffice.mta.routing import Router
 from postoffice.store import open_store
+from postoffice.store.sqlite.store import SqliteStore
 from postoffice.tls import server_context
 from postoffice.web.app import make_app
 
@@ -34,11 +40,15 @@ log = logging.getLogger("postoffice.server")
 
 @dataclass
 class Running:
-    """What the server holds while it runs; listeners add their stop callbacks here."""
+    """What the server holds while it runs: the services the stages share; listeners add their
+    stop callbacks to `stoppers`."""
 
     config: Config
-    store: object
+    store: SqliteStore
     tls: ssl.SSLContext
+    router: Router
+    mda: LocalDelivery
+    throttle: LoginThrottle
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -72,8 +82,13 @@ async def start_http(run: Running, sock: socket.socket) -> None:
     run.stoppers.append(stop)
 
 
-# name in [listen] -> starter; later stages add theirs (smtp, submission, pop3, imap, ...).
-LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {"http": start_http}
+# name in [listen] -> starter; later stages add theirs (pop3, imap, ...).
+LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {
+    "smtp": start_smtp,
+    "submission": start_submission,
+    "submissions": start_submissions,
+    "http": start_http,
+}
 
 
 def setup_logging(level: str) -> None:
@@ -99,7 +114,8 @@ async def serve(config: Config) -> None:
     except (OSError, ssl.SSLError) as e:
         await store.aclose()
         raise ConfigError(f"tls: cannot load the certificate or key: {e}") from None
-    run = Running(config, store, tls)
+    run = Running(config, store, tls, Router(store, delimiter=config.mta.recipient_delimiter, hostname=config.server_name),
+                  LocalDelivery(store), LoginThrottle())
     try:
         sockets: dict[str, socket.socket] = {}
         for name, address in vars_of(config.listen).items():
@@ -116,6 +132,7 @@ async def serve(config: Config) -> None:
             run.bound[name] = bound_address(sock)
         write_listeners(config.data_path, run.bound)
         banner(config, run.bound)
+        await run.mda.recover()  # what a crash left queued for local recipients
         await stop.wait()
         log.info("shutting down")
     finally:
@@ -125,6 +142,7 @@ async def serve(config: Config) -> None:
             except Exception:
                 log.exception("a listener failed to stop cleanly")
         (config.data_path / "run" / "listeners.json").unlink(missing_ok=True)
+        await run.mda.drain()
         await store.aclose()
         log.info("stopped")
 

@@ -50,9 +50,20 @@ class Route:
 
 
 class Router:
-    def __init__(self, store: object, *, delimiter: str = "+") -> None:
+    def __init__(self, store: object, *, delimiter: str = "+", hostname: str = "") -> None:
         self._store = store
         self._delimiter = delimiter
+        self._hostname = hostname
+
+    async def postmaster(self) -> str | None:
+        """The address `<Postmaster>` stands for: postmaster at the first local domain among the
+        server's name and its parents (mail.example.test, then example.test)."""
+        labels = self._hostname.lower().split(".")
+        for i in range(len(labels) - 1):
+            domain = ".".join(labels[i:])
+            if await self.is_local_domain(domain):
+                return f"postmaster@{domain}"
+        return None
 
     async def is_local_domain(self, domain: str) -> bool:
         return await self._store.directory.is_local_domain(domain)  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from postoffice.store.api import BlobRef, NotFound, StoredMessage
 from postoffice.store.sqlite.engine import Readers, Writer
 
 
-OFF_LOOP_BYTES = 256 * 1024
+OFF_LOOP_BYTES = 64 * 1024
 
 
 def fsync_dir(path: Path) -> None:

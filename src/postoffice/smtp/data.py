@@ -1,0 +1,269 @@
+"""The message data of SMTP: the DATA phase (`DataReader`) and BDAT chunks (`ChunkReader`). Sans-I/O.
+
+Role: the listener feeds what it reads; the reader writes the message content to a sink (the spool
+file) as it goes, counting octets and checking line endings and lengths, and says when the data
+ends and whether it was clean. Nothing is held beyond the bytes of one `feed` call, and the work
+is linear in the input whatever the chunking. After an error the reader writes nothing more but
+keeps reading to the real end, so the session answers once, at the end, and stays in step.
+
+RFCs: RFC 5321 §4.1.1.4 and §4.5.2 (the data ends at CRLF "." CRLF; a leading "." of a line is
+removed), §2.3.8 (lines end with CRLF only), §4.5.3.1.6 (a text line is at most 1000 octets with
+its CRLF); RFC 3030 §2 (BDAT chunks: exactly the announced octets, no dot-stuffing) and §3
+(BINARYMIME: no line structure at all).
+
+Invariants, the SMTP smuggling defence: the data ends only where CRLF "." CRLF appears, the first
+CRLF being the end of a line (or the DATA command itself). "\n.\n", "\r.\r", "\n.\r\n" and
+"\r\n.\n" do not end it; they are bare line endings, refused (BARE_LINE_ENDING) rather than
+repaired, so no server downstream can read a second message out of this one; and the bytes after
+them are still message data, never commands.
+
+Choices: the line length is counted on the unstuffed content (the message line of RFC 5322 §2.1.1,
+998 octets by default), and the size on the octets written to the sink; when a limit is passed the
+sink gets exactly the content up to the limit, then nothing. `feed` raises only what the sink raises.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from postoffice.smtp import replies
+from postoffice.smtp.replies import Reply
+
+MAX_LINE = 998  # RFC 5321 §4.5.3.1.6: 1000 octets including CRLF
+
+_EOL = re.compile(rb"[\r\n]")
+_CR, _LF, _DOT = 13, 10, 46
+# Where the reader is: inside a line; just after a CR (not yet known to be a line end); at the start
+# of a line; after a "." at the start of a line; after "." CR at the start of a line.
+_IN_LINE, _AFTER_CR, _LINE_START, _AFTER_DOT, _AFTER_DOT_CR = range(5)
+
+
+class DataError(enum.Enum):
+    """Why the data was refused; the first error in the stream is the one reported."""
+
+    BARE_LINE_ENDING = "bare CR or LF"
+    LINE_TOO_LONG = "line too long"
+    TOO_BIG = "message too big"
+
+    @property
+    def reply(self) -> Reply:
+        return _REPLIES[self]
+
+
+_REPLIES = {
+    DataError.BARE_LINE_ENDING: replies.BARE_LINE_ENDING,
+    DataError.LINE_TOO_LONG: replies.DATA_LINE_TOO_LONG,
+    DataError.TOO_BIG: replies.MESSAGE_TOO_BIG,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DataEnd:
+    """The data ended (CRLF "." CRLF was read). `size`: octets written to the sink."""
+
+    error: DataError | None
+    size: int
+
+    @property
+    def is_clean(self) -> bool:
+        return self.error is None
+
+
+DataEvent = DataEnd
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEnd:
+    """A BDAT chunk was read whole. `error` is sticky across the chunks of one message; `size` is the
+    octets written to the sink so far; `discarded`: the chunk was read and dropped unchecked."""
+
+    last: bool
+    error: DataError | None
+    size: int
+    discarded: bool = False
+
+    @property
+    def is_clean(self) -> bool:
+        return self.error is None
+
+
+class _Content:
+    """What both readers share: the sink, the size and line-length limits, the first error."""
+
+    def __init__(self, write: Callable[[bytes], object], max_bytes: int, max_line: int) -> None:
+        self._write = write
+        self.max_bytes = max_bytes
+        self.max_line = max_line
+        self.size = 0                    # octets given to the sink
+        self.error: DataError | None = None
+        self._line = 0                   # octets of the current line so far
+        self._out: list[bytes] = []      # pieces of this feed, written in one call at its end
+
+    def _fail(self, error: DataError) -> None:
+        if self.error is None:
+            self.error = error
+
+    def _emit(self, piece: bytes) -> None:
+        room = self.max_bytes - self.size
+        if len(piece) > room:            # RFC 1870 §6.3 / RFC 5321 §4.5.3.1.7: stop storing at the limit
+            piece = piece[:room]
+            self._fail(DataError.TOO_BIG)
+        if piece:
+            self._out.append(piece)
+            self.size += len(piece)
+
+    def _text(self, piece: bytes, *, check_line: bool = True) -> None:
+        """Octets inside a line (no CR, no LF)."""
+        if self.error is not None:
+            return
+        if check_line and self._line + len(piece) > self.max_line:
+            self._emit(piece[:self.max_line - self._line])   # a size error here came first
+            self._fail(DataError.LINE_TOO_LONG)
+            return
+        self._line += len(piece)
+        self._emit(piece)
+
+    def _line_end(self) -> None:
+        self._line = 0
+        if self.error is None:
+            self._emit(b"\r\n")
+
+    def _flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._write(data)
+
+    def _scan(self, buf: bytes, i: int, n: int, state: int) -> tuple[int, int]:
+        """Reads buf[i:n] in a line or after a CR; returns (where it stopped, state). Stops at a
+        line start, for the DATA reader's dot check; never past n."""
+        while i < n:
+            if state == _AFTER_CR:
+                if buf[i] == _LF:
+                    self._line_end()
+                    return i + 1, _LINE_START
+                self._fail(DataError.BARE_LINE_ENDING)   # RFC 5321 §2.3.8: CR only before LF
+                state = _IN_LINE
+                continue                                   # the byte after the CR is read again
+            m = _EOL.search(buf, i, n)
+            end = n if m is None else m.start()
+            if end > i:
+                self._text(buf[i:end])
+            if m is None:
+                return n, _IN_LINE
+            if buf[end] == _CR:
+                state = _AFTER_CR
+            else:
+                self._fail(DataError.BARE_LINE_ENDING)   # RFC 5321 §2.3.8: a bare LF ends no line
+            i = end + 1
+        return i, state
+
+
+class DataReader(_Content):
+    """The DATA phase, from the byte after the 354 reply to CRLF "." CRLF (RFC 5321 §4.1.1.4).
+
+    `write` receives the unstuffed content, CRLFs included, in pieces; the final CRLF of the last
+    line is part of the message, the terminating "." CRLF is not. Call `feed` with what was read
+    until it returns a `DataEnd`; the bytes after the used ones are the next command lines."""
+
+    def __init__(self, write: Callable[[bytes], object], *, max_bytes: int, max_line: int = MAX_LINE) -> None:
+        super().__init__(write, max_bytes, max_line)
+        # RFC 5321 §4.1.1.4: the CRLF of the DATA command counts, so the data starts at a line start
+        # and "." CRLF right away is an empty message.
+        self._state = _LINE_START
+        self.done = False
+
+    def feed(self, buf: bytes) -> tuple[int, DataEnd | None]:
+        """Reads from `buf`: how many bytes were used, and the `DataEnd` when the data ended.
+        All of `buf` is used unless the data ended inside it. After the end: (0, None)."""
+        if self.done:
+            return 0, None
+        i, n, state = 0, len(buf), self._state
+        while i < n:
+            if state in (_IN_LINE, _AFTER_CR):
+                i, state = self._scan(buf, i, n, state)
+            elif state == _LINE_START:
+                if buf[i] == _DOT:
+                    state, i = _AFTER_DOT, i + 1
+                else:
+                    state = _IN_LINE
+            elif state == _AFTER_DOT:
+                if buf[i] == _CR:
+                    state, i = _AFTER_DOT_CR, i + 1
+                else:
+                    state = _IN_LINE     # RFC 5321 §4.5.2: the first "." of the line is removed
+            else:  # _AFTER_DOT_CR
+                if buf[i] == _LF:
+                    # RFC 5321 §4.1.1.4: CRLF "." CRLF, the only end of the data.
+                    self._flush()
+                    self.done = True
+                    return i + 1, DataEnd(self.error, self.size)
+                self._fail(DataError.BARE_LINE_ENDING)   # "." CR not before LF: a bare CR
+                state = _IN_LINE
+        self._state = state
+        self._flush()
+        return n, None
+
+
+class ChunkReader(_Content):
+    """The BDAT chunks of one message (RFC 3030 §2): each chunk is exactly the announced octets,
+    taken as they are (no dot-stuffing, no end marker). Line endings, line length (unless `binary`,
+    for BODY=BINARYMIME, RFC 3030 §3) and size are checked across chunks: a CR ending one chunk and
+    the LF starting the next are one CRLF.
+
+    Per chunk: `begin(size, last)`, then `feed` until it returns a `ChunkEnd` (for a 0-octet chunk,
+    the first call, even with b""). `begin(..., discard=True)` reads and drops a chunk unchecked,
+    for chunks after a refusal (RFC 3030 §2: the octets are on the wire and must be read)."""
+
+    def __init__(self, write: Callable[[bytes], object], *, max_bytes: int, max_line: int = MAX_LINE,
+                 binary: bool = False) -> None:
+        super().__init__(write, max_bytes, max_line)
+        self.binary = binary
+        self.remaining = 0               # octets of the current chunk still to come
+        self._last = False
+        self._discard = False
+        self._active = False
+        self._state = _LINE_START
+        self.done = False                # the last chunk was read
+
+    def begin(self, size: int, last: bool, *, discard: bool = False) -> None:
+        """A chunk of `size` octets was announced (`BDAT size [LAST]`)."""
+        self.remaining, self._last, self._discard, self._active = size, last, discard, True
+
+    def feed(self, buf: bytes) -> tuple[int, ChunkEnd | None]:
+        """Reads up to the rest of the current chunk from `buf`: bytes used, and the `ChunkEnd`
+        once the chunk is complete. Outside a chunk: (0, None)."""
+        if not self._active:
+            return 0, None
+        n = min(len(buf), self.remaining)
+        if n and not self._discard:
+            if self.binary:
+                if self.error is None:
+                    self._emit(buf[:n])
+            else:
+                i, state = 0, self._state
+                while i < n:                 # _scan pauses at each line start; BDAT has no dots
+                    i, state = self._scan(buf, i, n, _IN_LINE if state == _LINE_START else state)
+                self._state = state
+            self._flush()
+        self.remaining -= n
+        if self.remaining:
+            return n, None
+        self._active = False
+        if self._last:
+            self.done = True
+            if self._state == _AFTER_CR and not self._discard and not self.binary:
+                self._fail(DataError.BARE_LINE_ENDING)   # the message ends with a CR not before LF
+        return n, ChunkEnd(self._last, self.error, self.size, self._discard)
+
+
+def encode_data(message: bytes) -> bytes:
+    """`message` as sent after 354 (the client side, RFC 5321 §4.5.2): every line starting with "."
+    gets another, then the terminating "." CRLF, after a CRLF if the message does not end with one."""
+    stuffed = (b"." if message.startswith(b".") else b"") + message.replace(b"\r\n.", b"\r\n..")
+    if stuffed and not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"

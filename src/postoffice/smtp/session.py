@@ -1,0 +1,397 @@
+"""The SMTP server session: a state machine from commands to replies, shared by the MSA and the MTA.
+
+It never touches a socket. The listener feeds it parsed commands; each answer is an `Outcome`: the
+reply to write and what the listener must do next (read message data, a BDAT chunk or an AUTH
+line, start TLS, close). What differs between submission and relay (who may send, who may receive,
+how the message is fixed up) is the `Policy`'s; routing, queueing and delivery sit behind the
+`Delivery` the policy opens for each transaction.
+
+RFCs: 5321 (commands, sequence, §4.5.3 limits), 1870 SIZE, 2920 PIPELINING (the listener batches
+replies), 3030 CHUNKING, 6152 8BITMIME, 6531 SMTPUTF8, 3461 DSN parameters (kept with the queued
+message), 2034/3463 enhanced codes (in every reply), 3207 STARTTLS, 4954 AUTH with SASL-IR.
+Left out: BINARYMIME (not advertised), EXPN (502: nobody gets to list an alias's members), VRFY
+answers 252 without saying whether a user exists (RFC 5321 §3.5.3).
+
+Invariants: 250 after the data is only sent when the policy's accept (the queue commit) has
+returned; after STARTTLS everything learnt before is forgotten (RFC 3207 §4.2); a failure of ours
+is 451 4.3.0 and never a 5xx; an exception never leaves `handle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from postoffice.auth import sasl
+from postoffice.auth.throttle import LoginThrottle
+from postoffice.smtp import replies
+from postoffice.smtp.data import ChunkEnd, DataEnd
+from postoffice.smtp.replies import Refused, Reply
+from postoffice.smtp.wire import (
+    Auth, Bdat, BadCommand, Command, Data, Ehlo, Expn, Helo, Help, MailFrom, Noop, Quit, RcptTo, Rset,
+    StartTls, Vrfy,
+)
+
+log = logging.getLogger(__name__)
+
+MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"})
+RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
+AUTH_FAILURE_TEXT = {sasl.MALFORMED.reason: replies.BAD_BASE64, sasl.CANCELLED.reason: replies.AUTH_CANCELLED}
+
+
+class State(enum.Enum):
+    GREETING = "greeting"  # connected; no EHLO/HELO yet
+    READY = "ready"  # greeted; no transaction
+    MAIL = "mail"  # MAIL accepted; no recipient yet
+    RCPT = "rcpt"  # at least one recipient accepted
+    CHUNKING = "chunking"  # BDAT chunks under way, LAST not yet seen
+
+
+# What each state accepts; anything else is 503 5.5.1 (RFC 5321 §4.1.4, §3.3).
+_ANYTIME = frozenset({"NOOP", "RSET", "QUIT", "VRFY", "EXPN", "HELP", "EHLO", "HELO"})
+ACCEPTS: dict[State, frozenset[str]] = {
+    State.GREETING: _ANYTIME | {"STARTTLS"},
+    State.READY: _ANYTIME | {"STARTTLS", "AUTH", "MAIL"},
+    State.MAIL: _ANYTIME | {"RCPT", "DATA", "BDAT"},
+    State.RCPT: _ANYTIME | {"RCPT", "DATA", "BDAT"},
+    State.CHUNKING: _ANYTIME | {"BDAT"},
+}
+
+
+class Then(enum.Enum):
+    NOTHING = "nothing"
+    READ_DATA = "read-data"  # after 354: the message follows, up to CRLF.CRLF
+    READ_CHUNK = "read-chunk"  # BDAT: `chunk_size` octets follow, already announced
+    READ_AUTH_LINE = "read-auth-line"  # after 334: one line of SASL response
+    START_TLS = "start-tls"  # after 220: the TLS handshake
+    CLOSE = "close"  # after 221 or 421
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    reply: Reply | None
+    then: Then = Then.NOTHING
+    chunk_size: int = 0
+    last: bool = False  # READ_CHUNK: BDAT ... LAST
+    discard: bool = False  # READ_CHUNK: read the chunk and drop it (RFC 3030 §2)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    ip: str
+    port: int
+    is_loopback: bool
+
+    @property
+    def label(self) -> str:
+        return f"[{self.ip}]:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_message_bytes: int = 26_214_400
+    max_line_bytes: int = 998
+    max_recipients: int = 100
+    max_errors: int = 10
+
+
+class Delivery(Protocol):
+    """One transaction's way into the queue (mta.queue.QueueDelivery)."""
+
+    async def add_recipient(self, address: str, *, notify: str | None, orcpt: str | None) -> None: ...
+    async def commit(self, session: SmtpSession, content: bytes) -> str: ...
+
+
+class Policy(Protocol):
+    """What the listener kind decides: submission (msa.policy) or relay from other servers (mta.policy)."""
+
+    name: str  # "smtp" or "submission": for logs and the journey
+    requires_auth: bool
+
+    def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]: ...
+    def auth_refusal(self, session: SmtpSession) -> Reply | None: ...
+    async def lookup(self, identity: str) -> Any: ...
+    async def check_mail(self, session: SmtpSession, cmd: MailFrom) -> Reply | None: ...
+    def check_rcpt(self, session: SmtpSession, cmd: RcptTo) -> Reply | None: ...
+    def open_delivery(self, session: SmtpSession, cmd: MailFrom) -> Delivery: ...
+
+
+@dataclass
+class Transaction:
+    mail: MailFrom
+    delivery: Delivery
+    recipients: int = 0
+    bdat_failed: Reply | None = None  # a BDAT failed: the rest of its chunks are read and dropped
+    chunks: Any = None  # the listener's spool and chunk reader while BDAT chunks arrive
+
+    @property
+    def smtputf8(self) -> bool:
+        return "SMTPUTF8" in self.mail.params
+
+
+@dataclass
+class SmtpSession:
+    policy: Policy
+    hostname: str
+    client: Client
+    limits: Limits = field(default_factory=Limits)
+    throttle: LoginThrottle | None = None
+    tls_available: bool = True
+    tls_active: bool = False
+    state: State = State.GREETING
+    helo: str = ""
+    esmtp: bool = False
+    authenticated_as: str | None = None
+    errors: int = 0
+    tx: Transaction | None = None
+    _sasl: sasl.SaslExchange | None = None
+    _sasl_success: sasl.Success | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def greeting(self) -> Reply:
+        return replies.greeting(self.hostname)
+
+    # --- the command loop's entry points -------------------------------------------------------
+
+    async def handle(self, cmd: Command | BadCommand) -> Outcome:
+        """The outcome of one command; never raises."""
+        try:
+            if isinstance(cmd, BadCommand):
+                return self._error(cmd.reply)
+            if cmd.verb not in ACCEPTS[self.state]:
+                if isinstance(cmd, Bdat):  # RFC 3030 §2: its octets are on the wire all the same
+                    return self._bdat_discard(replies.BAD_SEQUENCE, size=cmd.size)
+                return self._error(replies.BAD_SEQUENCE)
+            return await self._dispatch(cmd)
+        except Refused as e:
+            return Outcome(e.reply)
+        except Exception:
+            log.exception("%s: %s failed for %s", self.policy.name, type(cmd).__name__, self.client.label)
+            return Outcome(replies.LOCAL_ERROR)
+
+    async def data_end(self, end: DataEnd | ChunkEnd, content: Callable[[], bytes]) -> Outcome:
+        """The message data (DATA, or BDAT's LAST chunk) was read whole; `content` gives its bytes."""
+        tx, self.tx, self.state = self.tx, None, State.READY
+        if tx is None:
+            return Outcome(replies.BAD_SEQUENCE)
+        if end.error is not None:
+            return Outcome(end.error.reply)
+        try:
+            queue_id = await tx.delivery.commit(self, content())
+        except Refused as e:
+            return Outcome(e.reply)
+        except Exception:
+            log.exception("%s: queueing failed for %s", self.policy.name, self.client.label)
+            return Outcome(replies.LOCAL_ERROR)
+        return Outcome(replies.queued(queue_id))
+
+    async def chunk_end(self, end: ChunkEnd, content: Callable[[], bytes]) -> Outcome:
+        """A BDAT chunk was read whole (RFC 3030 §2)."""
+        if end.discarded:
+            return Outcome(self.tx.bdat_failed if self.tx and self.tx.bdat_failed else replies.BAD_SEQUENCE)
+        if end.error is not None:
+            if self.tx is not None:
+                self.tx.bdat_failed = end.error.reply
+            if end.last:
+                self.tx, self.state = None, State.READY
+            return Outcome(end.error.reply)
+        if end.last:
+            return await self.data_end(end, content)
+        return Outcome(replies.chunk_received(end.size))
+
+    async def auth_line(self, line: bytes) -> Outcome:
+        """One line of the client's SASL response (RFC 4954 §4)."""
+        exchange, self._sasl = self._sasl, None
+        if exchange is None:
+            return Outcome(replies.BAD_SEQUENCE)
+        if line.strip() == b"*":
+            return Outcome(replies.AUTH_CANCELLED)
+        if self._sasl_success is not None:  # the client acknowledged the server's final data
+            success, self._sasl_success = self._sasl_success, None
+            return self._authenticated(success.identity)
+        try:
+            response = base64.b64decode(line.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return self._error(replies.BAD_BASE64)
+        return await self._sasl_step(exchange, response)
+
+    def tls_started(self) -> None:
+        """RFC 3207 §4.2: the client must greet again, and nothing from before TLS is kept."""
+        self.tls_active = True
+        self.state, self.helo, self.esmtp, self.tx, self.authenticated_as = State.GREETING, "", False, None, None
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def _dispatch(self, cmd: Command) -> Outcome:
+        match cmd:
+            case Ehlo(domain=domain):
+                self._reset(helo=domain, esmtp=True)
+                return Outcome(replies.ehlo(self.hostname, self.extensions()))
+            case Helo(domain=domain):
+                self._reset(helo=domain, esmtp=False)
+                return Outcome(replies.helo(self.hostname))
+            case MailFrom():
+                return await self._mail(cmd)
+            case RcptTo():
+                return await self._rcpt(cmd)
+            case Data():
+                return self._data()
+            case Bdat():
+                return self._bdat(cmd)
+            case Rset():
+                self.tx = None
+                self.state = State.READY if self.state is not State.GREETING else State.GREETING
+                return Outcome(replies.RESET_OK)
+            case Noop():
+                return Outcome(replies.NOOP_OK)
+            case Quit():
+                return Outcome(replies.BYE, Then.CLOSE)
+            case Vrfy():
+                return Outcome(replies.CANNOT_VRFY)
+            case Expn():
+                return Outcome(replies.NOT_IMPLEMENTED)
+            case Help():
+                return Outcome(replies.HELP)
+            case StartTls():
+                if self.tls_active or not self.tls_available:
+                    return self._error(replies.TLS_NOT_AVAILABLE if not self.tls_active else replies.BAD_SEQUENCE)
+                return Outcome(replies.TLS_READY, Then.START_TLS)
+            case Auth():
+                return await self._auth(cmd)
+        return self._error(replies.NOT_IMPLEMENTED)  # pragma: no cover - every verb is matched above
+
+    def extensions(self) -> list[str]:
+        """The EHLO keywords, each advertised only when fully served (RFC 5321 §4.1.1.1)."""
+        out = ["PIPELINING", f"SIZE {self.limits.max_message_bytes}", "8BITMIME", "SMTPUTF8", "CHUNKING",
+               "DSN", "ENHANCEDSTATUSCODES"]
+        if self.tls_available and not self.tls_active:
+            out.append("STARTTLS")
+        mechanisms = self.policy.auth_mechanisms(self)
+        if mechanisms:
+            out.append("AUTH " + " ".join(mechanisms))
+        return out
+
+    async def _mail(self, cmd: MailFrom) -> Outcome:
+        if self.policy.requires_auth and self.authenticated_as is None:
+            return self._error(replies.AUTH_REQUIRED)
+        if refusal := self._check_mail_params(cmd):
+            return self._error(refusal)
+        if refusal := await self.policy.check_mail(self, cmd):
+            return Outcome(refusal)
+        self.tx = Transaction(cmd, self.policy.open_delivery(self, cmd))
+        self.state = State.MAIL
+        return Outcome(replies.SENDER_OK)
+
+    def _check_mail_params(self, cmd: MailFrom) -> Reply | None:
+        if cmd.params and not self.esmtp:
+            return replies.PARAM_NOT_RECOGNISED  # RFC 5321 §4.1.1.11: parameters need EHLO
+        if set(cmd.params) - MAIL_PARAMS:
+            return replies.PARAM_NOT_RECOGNISED
+        size = cmd.params.get("SIZE")
+        if size is not None and int(size) > self.limits.max_message_bytes:
+            return replies.MESSAGE_TOO_BIG  # RFC 1870 §6.1
+        if cmd.params.get("BODY", "7BIT").upper() == "BINARYMIME":
+            return replies.PARAM_NOT_RECOGNISED  # not advertised (RFC 3030 §3)
+        return None
+
+    async def _rcpt(self, cmd: RcptTo) -> Outcome:
+        tx = self.tx
+        assert tx is not None
+        if cmd.params and (not self.esmtp or set(cmd.params) - RCPT_PARAMS):
+            return self._error(replies.PARAM_NOT_RECOGNISED)
+        if tx.recipients >= self.limits.max_recipients:
+            return Outcome(replies.TOO_MANY_RECIPIENTS)  # RFC 5321 §4.5.3.1.10: 452, not an error
+        if refusal := self.policy.check_rcpt(self, cmd):
+            return self._error(refusal)
+        try:
+            await tx.delivery.add_recipient(cmd.address, notify=cmd.params.get("NOTIFY"),
+                                            orcpt=cmd.params.get("ORCPT"))
+        except Refused as e:
+            return self._error(e.reply)
+        tx.recipients += 1
+        self.state = State.RCPT
+        return Outcome(replies.RECIPIENT_OK)
+
+    def _data(self) -> Outcome:
+        if self.state is State.CHUNKING:
+            return self._error(replies.BAD_SEQUENCE)  # RFC 3030 §2: no DATA after BDAT
+        if self.state is not State.RCPT:
+            return self._error(replies.NO_VALID_RECIPIENTS)  # RFC 5321 §3.3
+        return Outcome(replies.DATA_START, Then.READ_DATA)
+
+    def _bdat(self, cmd: Bdat) -> Outcome:
+        tx = self.tx
+        assert tx is not None
+        if tx.bdat_failed is not None:
+            return self._bdat_discard(tx.bdat_failed, last=cmd.last, size=cmd.size)
+        if tx.recipients == 0:
+            tx.bdat_failed = replies.NO_VALID_RECIPIENTS
+            return self._bdat_discard(replies.NO_VALID_RECIPIENTS, last=cmd.last, size=cmd.size)
+        self.state = State.CHUNKING
+        return Outcome(None, Then.READ_CHUNK, chunk_size=cmd.size, last=cmd.last)
+
+    def _bdat_discard(self, reply: Reply, *, last: bool = False, size: int | None = None) -> Outcome:
+        self.errors += 1
+        if last and self.tx is not None:
+            self.tx, self.state = None, State.READY
+        return Outcome(reply, Then.READ_CHUNK, chunk_size=size or 0, last=last, discard=True)
+
+    async def _auth(self, cmd: Auth) -> Outcome:
+        if self.authenticated_as is not None:
+            return self._error(replies.BAD_SEQUENCE)  # RFC 4954 §4: once per session
+        if refusal := self.policy.auth_refusal(self):
+            return self._error(refusal)
+        if cmd.mechanism not in self.policy.auth_mechanisms(self):
+            return self._error(replies.MECHANISM_NOT_SUPPORTED)
+        exchange = sasl.start(cmd.mechanism, self.policy.lookup)
+        return await self._sasl_step(exchange, cmd.initial_response)
+
+    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
+        step = await exchange.step(response)
+        if isinstance(step, sasl.Challenge):
+            self._sasl = exchange
+            return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
+        if isinstance(step, sasl.Success):
+            if step.data:  # SCRAM's server-final message: sent as a challenge, acknowledged empty
+                self._sasl, self._sasl_success = exchange, step
+                return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
+            return self._authenticated(step.identity)
+        if step.reason in AUTH_FAILURE_TEXT:
+            return self._error(AUTH_FAILURE_TEXT[step.reason])
+        if self.throttle is not None:
+            delay = self.throttle.delay_for(self.client.ip, None)
+            self.throttle.record_failure(self.client.ip, None)
+            if delay:
+                await self.sleep(delay)
+        log.info("%s: failed AUTH %s from %s", self.policy.name, exchange.mechanism, self.client.label)
+        return self._error(replies.AUTH_FAILED)
+
+    def _authenticated(self, identity: str) -> Outcome:
+        self.authenticated_as = identity
+        if self.throttle is not None:
+            self.throttle.record_success(self.client.ip, identity)
+        log.info("%s: %s authenticated as %s", self.policy.name, self.client.label, identity)
+        return Outcome(replies.AUTH_OK)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _reset(self, *, helo: str, esmtp: bool) -> None:
+        """EHLO/HELO: a new greeting clears any transaction (RFC 5321 §4.1.4)."""
+        self.helo, self.esmtp, self.tx, self.state = helo, esmtp, None, State.READY
+
+    def refuse(self, reply: Reply) -> Outcome:
+        """A refusal found by the listener (an over-long line); counts like any client error."""
+        return self._error(reply)
+
+    def _error(self, reply: Reply) -> Outcome:
+        """A refusal that counts toward the session's error limit; past it, 421 and close."""
+        self.errors += 1
+        if self.errors >= self.limits.max_errors:
+            return Outcome(replies.TOO_MANY_ERRORS, Then.CLOSE)
+        return Outcome(reply)
