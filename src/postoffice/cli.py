@@ -237,6 +237,46 @@ async def alias_del(store: Any, alias_address: str) -> None:
     await store.directory.delete_alias(normalize_alias(alias_address))
 
 
+# --- the queue and the journey -----------------------------------------------------------------
+
+@main.group()
+def queue() -> None:
+    """The MTA queue: messages with recipients not yet delivered."""
+
+
+@queue.command("list")
+@with_store
+async def queue_list(store: Any) -> None:
+    """List queued messages, their recipients and states."""
+    messages = await store.queue.list()
+    if not messages:
+        click.echo("queue is empty")
+        return
+    for m in messages:
+        sender = m.envelope.sender or "<>"
+        click.echo(f"{m.queue_id}  {m.received:%Y-%m-%d %H:%M:%S}Z  {m.blob.size:>8} bytes  from {sender}  {m.message_id}")
+        for r in m.recipients:
+            due = f"  next attempt {r.next_attempt:%Y-%m-%d %H:%M:%S}Z" if r.state.value == "queued" and r.next_attempt else ""
+            reply = f"  ({r.last_reply})" if r.last_reply else ""
+            click.echo(f"    {r.state.value:<9} {r.address}  via {r.route}{due}{reply}")
+
+
+@main.command()
+@click.argument("key", metavar="ID")
+@with_store
+async def trace(store: Any, key: str) -> None:
+    """The journey of a message, by queue id or Message-ID: one line per stage."""
+    events = await store.journey.events(key)
+    if not events:
+        raise Failure(f"no message with queue id or Message-ID {key}")
+    shown_ids: set[str] = set()
+    for e in events:
+        if e.queue_id not in shown_ids:
+            shown_ids.add(e.queue_id)
+            click.echo(f"{e.queue_id}  {e.message_id}")
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"Z  {e.stage:<10} {e.detail}")
+
+
 # --- the store itself ------------------------------------------------------------------------
 
 @main.command()

@@ -34,11 +34,10 @@ from postoffice.smtp.replies import Reply
 
 MAX_LINE = 998  # RFC 5321 §4.5.3.1.6: 1000 octets including CRLF
 
+_END = b"\r\n.\r\n"     # RFC 5321 §4.1.1.4, the first CRLF being the end of the last line
 _EOL = re.compile(rb"[\r\n]")
-_CR, _LF, _DOT = 13, 10, 46
-# Where the reader is: inside a line; just after a CR (not yet known to be a line end); at the start
-# of a line; after a "." at the start of a line; after "." CR at the start of a line.
-_IN_LINE, _AFTER_CR, _LINE_START, _AFTER_DOT, _AFTER_DOT_CR = range(5)
+_CR, _LF = 13, 10
+_BLOCK = 65536           # content is checked in blocks of this size, to bound the memory of a check
 
 
 class DataError(enum.Enum):
@@ -91,7 +90,12 @@ class ChunkEnd:
 
 
 class _Content:
-    """What both readers share: the sink, the size and line-length limits, the first error."""
+    """What both readers share: the sink, the size and line-length limits, the first error.
+
+    Content is checked a block at a time with bytes methods (counts, split), so a message of many
+    short lines costs no Python work per line; a block that fails the check is read again line by
+    line, to write exactly the octets before the error and name the first error. After an error
+    nothing more is checked or written."""
 
     def __init__(self, write: Callable[[bytes], object], max_bytes: int, max_line: int) -> None:
         self._write = write
@@ -100,6 +104,7 @@ class _Content:
         self.size = 0                    # octets given to the sink
         self.error: DataError | None = None
         self._line = 0                   # octets of the current line so far
+        self._cr = False                 # the last octet was a CR, its LF not seen yet
         self._out: list[bytes] = []      # pieces of this feed, written in one call at its end
 
     def _fail(self, error: DataError) -> None:
@@ -115,51 +120,64 @@ class _Content:
             self._out.append(piece)
             self.size += len(piece)
 
-    def _text(self, piece: bytes, *, check_line: bool = True) -> None:
-        """Octets inside a line (no CR, no LF)."""
-        if self.error is not None:
-            return
-        if check_line and self._line + len(piece) > self.max_line:
-            self._emit(piece[:self.max_line - self._line])   # a size error here came first
-            self._fail(DataError.LINE_TOO_LONG)
-            return
-        self._line += len(piece)
-        self._emit(piece)
-
-    def _line_end(self) -> None:
-        self._line = 0
-        if self.error is None:
-            self._emit(b"\r\n")
-
     def _flush(self) -> None:
         if self._out:
             data = b"".join(self._out)
             self._out.clear()
             self._write(data)
 
-    def _scan(self, buf: bytes, i: int, n: int, state: int) -> tuple[int, int]:
-        """Reads buf[i:n] in a line or after a CR; returns (where it stopped, state). Stops at a
-        line start, for the DATA reader's dot check; never past n."""
-        while i < n:
-            if state == _AFTER_CR:
-                if buf[i] == _LF:
-                    self._line_end()
-                    return i + 1, _LINE_START
+    def _content(self, piece: bytes) -> None:
+        """Message octets (unstuffed), in any pieces: a CRLF may be split between two."""
+        for start in range(0, len(piece), _BLOCK):
+            if self.error is not None:
+                return
+            self._block(piece[start:start + _BLOCK])
+
+    def _block(self, block: bytes) -> None:
+        if self._cr:
+            if block[:1] != b"\n":
                 self._fail(DataError.BARE_LINE_ENDING)   # RFC 5321 §2.3.8: CR only before LF
-                state = _IN_LINE
-                continue                                   # the byte after the CR is read again
-            m = _EOL.search(buf, i, n)
+                return
+            self._cr = False
+            self._line = 0
+            self._emit(b"\r\n")
+            block = block[1:]
+        trailing_cr = block.endswith(b"\r")
+        body = block[:-1] if trailing_cr else block
+        crlfs = body.count(b"\r\n")
+        if body.count(b"\r") == crlfs == body.count(b"\n"):     # no bare CR, no bare LF
+            lines = body.split(b"\r\n") if crlfs else [body]
+            longest = max(self._line + len(lines[0]), max(map(len, lines[1:]), default=0))
+            if longest <= self.max_line and self.size + len(body) <= self.max_bytes:
+                self._emit(body)
+                self._line = len(lines[-1]) if crlfs else self._line + len(body)
+                self._cr = trailing_cr
+                return
+        self._block_by_lines(block)
+
+    def _block_by_lines(self, block: bytes) -> None:
+        """The slow reading of a block known to hold an error: up to the first one."""
+        i, n = 0, len(block)
+        while self.error is None:
+            m = _EOL.search(block, i)
             end = n if m is None else m.start()
-            if end > i:
-                self._text(buf[i:end])
+            if self._line + (end - i) > self.max_line:     # RFC 5321 §4.5.3.1.6
+                self._emit(block[i:i + self.max_line - self._line])   # a size error here came first
+                self._fail(DataError.LINE_TOO_LONG)
+                return
+            self._line += end - i
+            self._emit(block[i:end])
             if m is None:
-                return n, _IN_LINE
-            if buf[end] == _CR:
-                state = _AFTER_CR
-            else:
-                self._fail(DataError.BARE_LINE_ENDING)   # RFC 5321 §2.3.8: a bare LF ends no line
-            i = end + 1
-        return i, state
+                return
+            if block[end] == _LF or (end + 1 < n and block[end + 1] != _LF):
+                self._fail(DataError.BARE_LINE_ENDING)    # RFC 5321 §2.3.8: a bare LF or CR ends no line
+                return
+            if end + 1 == n:
+                self._cr = True
+                return
+            self._line = 0
+            self._emit(b"\r\n")
+            i = end + 2
 
 
 class DataReader(_Content):
@@ -167,13 +185,19 @@ class DataReader(_Content):
 
     `write` receives the unstuffed content, CRLFs included, in pieces; the final CRLF of the last
     line is part of the message, the terminating "." CRLF is not. Call `feed` with what was read
-    until it returns a `DataEnd`; the bytes after the used ones are the next command lines."""
+    until it returns a `DataEnd`; the bytes after the used ones are the next command lines.
+
+    How: the end is the first CRLF "." CRLF of the stream preceded by the CRLF of the DATA command;
+    the up to four last octets that may begin it are kept for the next feed (they count as used).
+    Between ends, every "." right after a CRLF is the stuffed one (RFC 5321 §4.5.2), so unstuffing
+    is one replace; what remains is checked as content."""
 
     def __init__(self, write: Callable[[bytes], object], *, max_bytes: int, max_line: int = MAX_LINE) -> None:
         super().__init__(write, max_bytes, max_line)
         # RFC 5321 §4.1.1.4: the CRLF of the DATA command counts, so the data starts at a line start
-        # and "." CRLF right away is an empty message.
-        self._state = _LINE_START
+        # and "." CRLF right away is an empty message. It is kept here and never written.
+        self._carry = b"\r\n"
+        self._virtual = True
         self.done = False
 
     def feed(self, buf: bytes) -> tuple[int, DataEnd | None]:
@@ -181,31 +205,28 @@ class DataReader(_Content):
         All of `buf` is used unless the data ended inside it. After the end: (0, None)."""
         if self.done:
             return 0, None
-        i, n, state = 0, len(buf), self._state
-        while i < n:
-            if state in (_IN_LINE, _AFTER_CR):
-                i, state = self._scan(buf, i, n, state)
-            elif state == _LINE_START:
-                if buf[i] == _DOT:
-                    state, i = _AFTER_DOT, i + 1
-                else:
-                    state = _IN_LINE
-            elif state == _AFTER_DOT:
-                if buf[i] == _CR:
-                    state, i = _AFTER_DOT_CR, i + 1
-                else:
-                    state = _IN_LINE     # RFC 5321 §4.5.2: the first "." of the line is removed
-            else:  # _AFTER_DOT_CR
-                if buf[i] == _LF:
-                    # RFC 5321 §4.1.1.4: CRLF "." CRLF, the only end of the data.
-                    self._flush()
-                    self.done = True
-                    return i + 1, DataEnd(self.error, self.size)
-                self._fail(DataError.BARE_LINE_ENDING)   # "." CR not before LF: a bare CR
-                state = _IN_LINE
-        self._state = state
+        carry = self._carry
+        data = carry + bytes(buf)
+        end = data.find(_END)
+        if end >= 0:
+            self._region(data[:end + 2])
+            self._flush()
+            self.done = True
+            return end + len(_END) - len(carry), DataEnd(self.error, self.size)
+        keep = next((k for k in (4, 3, 2, 1) if data.endswith(_END[:k])), 0)
+        self._carry = data[len(data) - keep:]
+        self._region(data[:len(data) - keep])
         self._flush()
-        return n, None
+        return len(buf), None
+
+    def _region(self, region: bytes) -> None:
+        """Stream octets that hold no end and do not end inside a CRLF "." (the carry saw to it)."""
+        if not region or self.error is not None:
+            return
+        content = region.replace(b"\r\n.", b"\r\n")   # RFC 5321 §4.5.2: the first "." of a line goes
+        if self._virtual:
+            content, self._virtual = content[2:], False  # the DATA command's CRLF
+        self._content(content)
 
 
 class ChunkReader(_Content):
@@ -226,7 +247,6 @@ class ChunkReader(_Content):
         self._last = False
         self._discard = False
         self._active = False
-        self._state = _LINE_START
         self.done = False                # the last chunk was read
 
     def begin(self, size: int, last: bool, *, discard: bool = False) -> None:
@@ -239,15 +259,11 @@ class ChunkReader(_Content):
         if not self._active:
             return 0, None
         n = min(len(buf), self.remaining)
-        if n and not self._discard:
+        if n and not self._discard and self.error is None:
             if self.binary:
-                if self.error is None:
-                    self._emit(buf[:n])
+                self._emit(bytes(buf[:n]))
             else:
-                i, state = 0, self._state
-                while i < n:                 # _scan pauses at each line start; BDAT has no dots
-                    i, state = self._scan(buf, i, n, _IN_LINE if state == _LINE_START else state)
-                self._state = state
+                self._content(bytes(buf[:n]))
             self._flush()
         self.remaining -= n
         if self.remaining:
@@ -255,7 +271,7 @@ class ChunkReader(_Content):
         self._active = False
         if self._last:
             self.done = True
-            if self._state == _AFTER_CR and not self._discard and not self.binary:
+            if self._cr and not self._discard:
                 self._fail(DataError.BARE_LINE_ENDING)   # the message ends with a CR not before LF
         return n, ChunkEnd(self._last, self.error, self.size, self._discard)
 
