@@ -2,8 +2,9 @@
 
 Role: the listener feeds what it reads; the reader writes the message content to a sink (the spool
 file) as it goes, counting octets and checking line endings and lengths, and says when the data
-ends and whether it was clean. Nothing is held beyond the bytes of one `feed` call, and the work
-is linear in the input whatever the chunking. After an error the reader writes nothing more but
+ends and whether it was clean. Nothing is held beyond the bytes of one `feed` call (but the four
+octets at most that may begin the end), and the work is linear in the input whatever the chunking,
+with no Python work per line on the clean path. After an error the reader writes nothing more but
 keeps reading to the real end, so the session answers once, at the end, and stays in step.
 
 RFCs: RFC 5321 §4.1.1.4 and §4.5.2 (the data ends at CRLF "." CRLF; a leading "." of a line is
@@ -36,7 +37,7 @@ MAX_LINE = 998  # RFC 5321 §4.5.3.1.6: 1000 octets including CRLF
 
 _END = b"\r\n.\r\n"     # RFC 5321 §4.1.1.4, the first CRLF being the end of the last line
 _EOL = re.compile(rb"[\r\n]")
-_CR, _LF = 13, 10
+_LF = 10
 _BLOCK = 65536           # content is checked in blocks of this size, to bound the memory of a check
 
 

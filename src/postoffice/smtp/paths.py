@@ -154,7 +154,7 @@ def parse_path(text: str, *, recipient: bool) -> tuple[Path, str, int] | Reply:
     route = ""
     if text[i:i + 1] == "@":
         # RFC 5321 §4.1.2 A-d-l = At-domain *( "," At-domain ); At-domain = "@" Domain, so no ":" before
-        # the one ending the route. Reported as it came; §C: the route is to be ignored, policy decides.
+        # the one ending the route. Reported as it came (Appendix C: routes are ignored; policy decides).
         colon = text.find(":", i)
         if colon < 0:
             return bad

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -178,7 +179,7 @@ class Quit:
 
 @dataclass(frozen=True, slots=True)
 class Vrfy:
-    """`smtputf8`: the client sent the SMTPUTF8 parameter, so may be answered in UTF-8 (RFC 6531 §3.7.4.2)."""
+    """`smtputf8`: the client sent the SMTPUTF8 parameter, so the answer may be UTF-8 (RFC 6531 §3.7.4.2)."""
 
     verb: ClassVar[str] = "VRFY"
     argument: str
@@ -212,7 +213,8 @@ class Auth:
     initial_response: bytes | None = None
 
 
-Command = Ehlo | Helo | MailFrom | RcptTo | Data | Bdat | Rset | Noop | Quit | Vrfy | Expn | Help | StartTls | Auth
+Command = (Ehlo | Helo | MailFrom | RcptTo | Data | Bdat | Rset | Noop | Quit | Vrfy | Expn | Help | StartTls
+           | Auth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,14 +227,17 @@ class BadCommand:
 
 # --- Parsing ---------------------------------------------------------------------------------
 
-def _no_argument(cls: type) -> object:
+_Parser = Callable[[str, bool], "Command | BadCommand"]
+
+
+def _no_argument(cls: type[Data] | type[Rset] | type[Quit] | type[StartTls]) -> _Parser:
     def parse(arg: str, smtputf8: bool) -> Command | BadCommand:
         # RFC 5321 §4.1.1.4-10, RFC 3207 §4: DATA, RSET, QUIT, STARTTLS take no argument.
         return cls() if not arg else BadCommand(replies.BAD_ARGUMENTS, cls.verb)
     return parse
 
 
-def _parse_hello(cls: type[Ehlo] | type[Helo]):
+def _parse_hello(cls: type[Ehlo] | type[Helo]) -> _Parser:
     def parse(arg: str, smtputf8: bool) -> Command | BadCommand:
         # RFC 5321 §4.1.1.1: EHLO SP ( Domain / address-literal ); HELO SP Domain (literal allowed too).
         if arg and arg.isascii() and (_EHLO_DOMAIN.fullmatch(arg) or is_address_literal(arg)):
@@ -263,13 +268,14 @@ def _parse_transaction(arg: str, smtputf8: bool, *, recipient: bool) -> MailFrom
     utf8_allowed = smtputf8 and (recipient or "SMTPUTF8" in params)
     if not utf8_allowed and not rest.isascii():
         if not rest[:end].isascii():
-            return BadCommand(replies.SMTPUTF8_REQUIRED if recipient else replies.SMTPUTF8_REQUIRED_SENDER, verb)
+            reply = replies.SMTPUTF8_REQUIRED if recipient else replies.SMTPUTF8_REQUIRED_SENDER
+            return BadCommand(reply, verb)
         return BadCommand(replies.BAD_ARGUMENTS, verb)
     cls = RcptTo if recipient else MailFrom
     return cls(path.address, params, route, path)
 
 
-def _parse_lookup(cls: type[Vrfy] | type[Expn]):
+def _parse_lookup(cls: type[Vrfy] | type[Expn]) -> _Parser:
     def parse(arg: str, smtputf8: bool) -> Command | BadCommand:
         # RFC 5321 §4.1.1.6-7: VRFY / EXPN SP String; RFC 6531 §3.7.4.2 adds [SP "SMTPUTF8"].
         head, sp, tail = arg.rpartition(" ")
@@ -302,7 +308,7 @@ def _parse_auth(arg: str, smtputf8: bool) -> Command | BadCommand:
     return Auth(parts[0].upper(), binascii.a2b_base64(parts[1]))
 
 
-_PARSERS = {
+_PARSERS: dict[bytes, _Parser] = {
     b"EHLO": _parse_hello(Ehlo),
     b"HELO": _parse_hello(Helo),
     b"MAIL": lambda arg, utf8: _parse_transaction(arg, utf8, recipient=False),
