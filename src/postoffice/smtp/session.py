@@ -189,6 +189,8 @@ class SmtpSession:
         except Exception:
             log.exception("%s: queueing failed for %s", self.policy.name, self.client.label)
             return Outcome(replies.LOCAL_ERROR)
+        log.info("%s: %s queued %s from <%s>, %d recipient(s), %d bytes", self.policy.name, self.client.label,
+                 queue_id, tx.mail.address, tx.recipients, end.size)
         return Outcome(replies.queued(queue_id))
 
     async def chunk_end(self, end: ChunkEnd, content: Callable[[], bytes]) -> Outcome:
