@@ -116,8 +116,5 @@ class Router:
         return out
 
     async def _account_route(self, address: str, how: str, tag: str | None) -> Route | None:
-        account = await self._store.directory.find_account(address)  # type: ignore[attr-defined]
-        if account is None:
-            return None
-        inbox = await self._store.mailboxes.find(account.id, "INBOX")  # type: ignore[attr-defined]
-        return Route(account.address, inbox.id, how, tag)
+        target = await self._store.directory.delivery_target(address)  # type: ignore[attr-defined]
+        return Route(target[0], target[1], how, tag) if target else None

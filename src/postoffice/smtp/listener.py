@@ -97,7 +97,8 @@ class Connection:
         """Reads more into the buffer, after writing what is pending (RFC 2920 §3.1)."""
         await self.flush()
         try:
-            data = await asyncio.wait_for(self.reader.read(READ_SIZE), self.limits.idle_timeout_s)
+            async with asyncio.timeout(self.limits.idle_timeout_s):
+                data = await self.reader.read(READ_SIZE)
         except TimeoutError:
             self.say(replies.TIMEOUT)
             raise Closed from None

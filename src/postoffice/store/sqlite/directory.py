@@ -71,7 +71,7 @@ class SqliteDirectory:
         await self._w.run(job)
 
     async def is_local_domain(self, name: str) -> bool:
-        return await self._r.run(lambda c: c.execute("SELECT 1 FROM domains WHERE name = ?", (name,)).fetchone() is not None)
+        return self._r.quick(lambda c: c.execute("SELECT 1 FROM domains WHERE name = ?", (name,)).fetchone() is not None)
 
     async def add_account(self, address: str, credentials: Credentials) -> Account:
         encoded = json.dumps(encode_credentials(credentials))
@@ -127,7 +127,13 @@ class SqliteDirectory:
                 " WHERE x.address = ?", (address,)).fetchone()
             return _account(row) if row else None
 
-        return await self._r.run(job)
+        return self._r.quick(job)
+
+    async def delivery_target(self, address: str) -> tuple[str, int] | None:
+        """(the account's own address, its INBOX) for an address that reaches an account."""
+        return self._r.quick(lambda c: c.execute(
+            "SELECT a.address, m.id FROM addresses x JOIN accounts a ON a.id = x.account"
+            " JOIN mailboxes m ON m.account = a.id AND m.name = 'INBOX' WHERE x.address = ?", (address,)).fetchone())
 
     async def add_alias(self, alias: str, targets: list[str]) -> None:
         def job(conn: sqlite3.Connection) -> None:
@@ -157,7 +163,7 @@ class SqliteDirectory:
             targets = [r[0] for r in conn.execute("SELECT target FROM aliases WHERE address = ? ORDER BY target", (alias,))]
             return Alias(alias, tuple(targets)) if targets else None
 
-        return await self._r.run(job)
+        return self._r.quick(job)
 
     async def sendable_addresses(self, address: str) -> set[str]:
         """The addresses the account of `address` may send as: its own, and every alias that
@@ -174,7 +180,7 @@ class SqliteDirectory:
                 f"SELECT address FROM aliases WHERE target IN ({marks}) AND address NOT LIKE '@%'", tuple(own))}
             return own | aliases
 
-        return await self._r.run(job)
+        return self._r.quick(job)
 
     async def delete_alias(self, alias: str) -> None:
         def job(conn: sqlite3.Connection) -> None:
