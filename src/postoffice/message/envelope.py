@@ -210,7 +210,7 @@ def _tokenize(value: str) -> list[_Token]:
             i += 1
             continue
         if c == '"':
-            end, text = _quoted(value, i)
+            end, text = quoted_string(value, i)
             tokens.append(_Token("qstr", text, value[i:end], spaced))
         elif c == "(":
             end, text = _comment(value, i)
@@ -232,7 +232,7 @@ def _tokenize(value: str) -> list[_Token]:
     return tokens
 
 
-def _quoted(value: str, start: int) -> tuple[int, str]:
+def quoted_string(value: str, start: int) -> tuple[int, str]:
     """RFC 5322 §3.2.4 quoted-string at value[start]: its end and unescaped content."""
     out: list[str] = []
     i = start + 1

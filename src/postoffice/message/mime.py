@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from postoffice.message.decoding import decode_charset
-from postoffice.message.envelope import Envelope, build_envelope
+from postoffice.message.envelope import Envelope, build_envelope, quoted_string
 from postoffice.message.headers import RawField, raw_text, scan_header
 
 MAX_DEPTH = 64  # nested multiparts and messages; deeper is text/plain (bounds recursion)
@@ -259,7 +259,7 @@ def parse_params(text: str) -> Params:
         while i < n and text[i] in " \t":
             i += 1
         if i < n and text[i] == '"':
-            i, value = _quoted_value(text, i)
+            i, value = quoted_string(text, i)
         else:
             stop = text.find(";", i)
             stop = n if stop < 0 else stop
@@ -346,22 +346,6 @@ def _split_extended(value: str) -> tuple[str | None, str, str]:
     if len(pieces) != 3:
         return None, "", value
     return pieces[0] or None, pieces[1], pieces[2]
-
-
-def _quoted_value(text: str, start: int) -> tuple[int, str]:
-    out: list[str] = []
-    i = start + 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c == '"':
-            return i + 1, "".join(out)
-        out.append(c)
-        i += 1
-    return i, "".join(out)
 
 
 def _strip_comments(value: str) -> str:

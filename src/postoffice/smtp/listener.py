@@ -106,18 +106,26 @@ class Connection:
             raise Closed
         self.buf += data
 
-    async def step(self) -> None:
-        line, used = split_line(self.buf, self.limits.max_command_bytes)
-        if line is None:
+    async def next_line(self) -> bytes | None:
+        """The next line, read as far as needed; None for an over-long line, drained to its end."""
+        while True:
+            line, used = split_line(self.buf, self.limits.max_command_bytes)
+            if line is not None:
+                break
             await self.fill()
-            return
         del self.buf[:used]
-        if isinstance(line, TooLong):
-            ended = line.ended
-            while not ended:
-                await self.fill()
-                ended, used = skip_line(self.buf)
-                del self.buf[:used]
+        if not isinstance(line, TooLong):
+            return line
+        ended = line.ended
+        while not ended:
+            await self.fill()
+            ended, used = skip_line(self.buf)
+            del self.buf[:used]
+        return None
+
+    async def step(self) -> None:
+        line = await self.next_line()
+        if line is None:
             await self.act(self.session.refuse(replies.LINE_TOO_LONG))
             return
         smtputf8 = self.session.tx.smtputf8 if self.session.tx else True
@@ -192,18 +200,8 @@ class Connection:
             size -= n
 
     async def read_auth_line(self) -> None:
-        while True:
-            line, used = split_line(self.buf, self.limits.max_command_bytes)
-            if line is not None:
-                break
-            await self.fill()
-        del self.buf[:used]
-        if isinstance(line, TooLong):
-            ended = line.ended
-            while not ended:
-                await self.fill()
-                ended, used = skip_line(self.buf)
-                del self.buf[:used]
+        line = await self.next_line()
+        if line is None:
             await self.act(self.session.refuse(replies.AUTH_LINE_TOO_LONG))
             return
         await self.act(await self.session.auth_line(line))
