@@ -38,14 +38,18 @@ def test_sigkill_under_load_keeps_every_acknowledged_message_exactly_once(tmp_pa
         stop = threading.Event()
         threads = [threading.Thread(target=sender, args=(host, port, 100 * round_ + w, 20, acked, stop))
                    for w in range(10)]  # 10 connections x 20 messages = 200
+        acked_before = len(acked)
         for t in threads:
             t.start()
-        time.sleep(rng.uniform(0.3, 1.2))
+        deadline = time.monotonic() + 60
+        while len(acked) < acked_before + 20 and time.monotonic() < deadline:
+            time.sleep(0.01)  # kill under load: once the load is flowing, at a random moment
+        time.sleep(rng.uniform(0, 0.4))
         server.stop(signal.SIGKILL)
         stop.set()
         for t in threads:
             t.join()
-    assert len(acked) > 50, "too few messages were sent before the kills to prove anything"
+    assert len(acked) >= 60, "too few messages were sent before the kills to prove anything"
     server = start_server(data_dir, TEST_CONFIG)  # the restart finishes interrupted deliveries
     try:
         messages = inbox(data_dir, "bob@example.test", expect=len(acked))

@@ -122,6 +122,7 @@ class StoredMessage:
     size: int  # len(prefix) + blob.size: the octets RFC822.SIZE and POP3 LIST report
     blob: BlobRef
     prefix: bytes = b""
+    queue_id: str = ""  # the queue id it was delivered from ("" for an IMAP APPEND): its journey
 
 
 class FlagMode(enum.Enum):

@@ -54,16 +54,17 @@ def _next_modseq(conn: sqlite3.Connection, mailbox: MailboxId) -> int:
 
 
 def append_message(conn: sqlite3.Connection, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
-                   received: datetime, prefix: bytes = b"") -> tuple[Appended, Change]:
+                   received: datetime, prefix: bytes = b"", queue_id: str = "") -> tuple[Appended, Change]:
     """The append itself, for use inside any write job (the MDA composes it with the queue)."""
     row = conn.execute("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
     if row is None:
         raise NotFound(f"no mailbox {mailbox}")
     uidvalidity, uid, modseq = row[0], row[1], row[2] + 1
     conn.execute(
-        "INSERT INTO messages (mailbox, uid, modseq, blob, prefix, flags, internaldate, size)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (mailbox, uid, modseq, blob.id, prefix, flags_text(flags), received.timestamp(), len(prefix) + blob.size),
+        "INSERT INTO messages (mailbox, uid, modseq, blob, prefix, flags, internaldate, size, queue_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (mailbox, uid, modseq, blob.id, prefix, flags_text(flags), received.timestamp(), len(prefix) + blob.size,
+         queue_id),
     )
     conn.execute("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?", (uid + 1, modseq, mailbox))
     return Appended(mailbox, uidvalidity, uid, modseq), Change(mailbox, ChangeKind.APPEND, uid, modseq, flags)
@@ -181,11 +182,11 @@ class SqliteMailboxes:
     async def messages(self, mailbox: MailboxId) -> list[StoredMessage]:
         def job(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                "SELECT m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.sha256, b.size, m.prefix"
+                "SELECT m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.sha256, b.size, m.prefix, m.queue_id"
                 " FROM messages m JOIN blobs b ON b.id = m.blob WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
             return [StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]),
                                   internaldate=datetime.fromtimestamp(r[3], UTC), size=r[4],
-                                  blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8])) for r in rows]
+                                  blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8]), queue_id=r[9]) for r in rows]
 
         return await self._r.run(job)
 

@@ -102,7 +102,7 @@ def deliver_copies(conn: sqlite3.Connection, queue_id: str, copies: list[LocalCo
                              (copy.recipient, queue_id)).fetchone()
         if state is None or state[0] != RecipientState.QUEUED.value:
             continue  # delivered before a crash, or settled otherwise: exactly once
-        appended, change = append_message(conn, copy.mailbox, blob, copy.flags, received, copy.prefix)
+        appended, change = append_message(conn, copy.mailbox, blob, copy.flags, received, copy.prefix, queue_id)
         name = conn.execute("SELECT name FROM mailboxes WHERE id = ?", (copy.mailbox,)).fetchone()[0]
         reply = f"delivered to {name} UID {appended.uid}"
         conn.execute("UPDATE queue_recipients SET state = ?, attempts = attempts + 1, last_reply = ? WHERE id = ?",

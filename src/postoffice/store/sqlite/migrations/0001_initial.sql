@@ -65,6 +65,7 @@ CREATE TABLE messages (
     flags        TEXT NOT NULL DEFAULT '',  -- space-separated, sorted
     internaldate REAL NOT NULL,
     size         INTEGER NOT NULL,            -- prefix and blob together
+    queue_id     TEXT NOT NULL DEFAULT '',    -- the queue id it was delivered from: its journey
     PRIMARY KEY (mailbox, uid)
 ) WITHOUT ROWID;
 CREATE INDEX messages_by_modseq ON messages(mailbox, modseq);
