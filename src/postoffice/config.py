@@ -78,6 +78,15 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
+class Pop3:
+    plaintext_auth: str = setting("loopback", "USER/PASS and AUTH before STLS: never, loopback or always")
+    idle_timeout_s: float = setting(600.0, "a silent client is closed after this (RFC 1939 §3: at least 10 minutes)")
+    max_errors: int = setting(10, "protocol errors and failed logins in one session before it is closed")
+    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections: int = setting(1000, "simultaneous connections on one listener")
+
+
+@dataclass(frozen=True, slots=True)
 class Mta:
     recipient_delimiter: str = setting("+", "plus-addressing: user+tag@domain goes to user@domain; empty turns it off")
 
@@ -93,6 +102,7 @@ class Config:
     smtp: Smtp = section(Smtp, "limits of both SMTP listeners (smtp and submission)")
     submission: Submission = section(Submission, "the MSA: submission and submissions")
     mta: Mta = section(Mta, "receiving and routing")
+    pop3: Pop3 = section(Pop3, "the POP3 server")
 
     @property
     def data_path(self) -> Path:
@@ -209,8 +219,12 @@ def _check(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: 'smtp.{f.name}' must be above 0")
     if config.smtp.max_line_bytes < 78 or config.smtp.max_command_bytes < 512:
         raise ConfigError(f"{where}: 'smtp.max_line_bytes' must be at least 78 and 'smtp.max_command_bytes' at least 512")
-    if config.submission.plaintext_auth not in PLAINTEXT_AUTH:
-        raise ConfigError(f"{where}: 'submission.plaintext_auth' must be one of {', '.join(PLAINTEXT_AUTH)}")
+    for name, value in (("submission", config.submission.plaintext_auth), ("pop3", config.pop3.plaintext_auth)):
+        if value not in PLAINTEXT_AUTH:
+            raise ConfigError(f"{where}: '{name}.plaintext_auth' must be one of {', '.join(PLAINTEXT_AUTH)}")
+    for f in dataclasses.fields(Pop3):
+        if f.name != "plaintext_auth" and getattr(config.pop3, f.name) <= 0:
+            raise ConfigError(f"{where}: 'pop3.{f.name}' must be above 0")
     if len(config.mta.recipient_delimiter) > 1:
         raise ConfigError(f"{where}: 'mta.recipient_delimiter' must be one character or empty")
 

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+CLOSE_TIMEOUT_S = 5.0
+SHUTDOWN_CLOSE_TIMEOUT_S = 0.5
 
 
 class Closed(Exception):
@@ -43,6 +45,7 @@ class LineConnection:
         self.idle_timeout_s, self.max_line, self.timeout_reply = idle_timeout_s, max_line, timeout_reply
         self.buf = bytearray()
         self.pending: list[bytes] = []
+        self.close_timeout_s = CLOSE_TIMEOUT_S
 
     async def serve(self, greeting: bytes, step: Callable[[], Awaitable[None]]) -> None:
         """Greets, then runs `step` until the session closes; always closes the socket."""
@@ -53,11 +56,20 @@ class LineConnection:
         except (Closed, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
         finally:
-            with contextlib.suppress(Exception):
-                await self.flush()
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
+            await self.close()
+
+    async def close(self) -> None:
+        """Writes what is pending and closes, within CLOSE_TIMEOUT_S: a client that stops reading
+        (or never answers TLS's close_notify) cannot hold the connection, or a shutdown, open."""
+        try:
+            async with asyncio.timeout(self.close_timeout_s):
+                with contextlib.suppress(Exception):
+                    await self.flush()
+                self.writer.close()
+                with contextlib.suppress(Exception):
+                    await self.writer.wait_closed()
+        except (TimeoutError, asyncio.CancelledError):
+            self.writer.transport.abort()
 
     def write(self, data: bytes) -> None:
         self.pending.append(data)
@@ -149,6 +161,7 @@ class Listener:
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
+            conn.close_timeout_s = SHUTDOWN_CLOSE_TIMEOUT_S
             with contextlib.suppress(Exception):
                 conn.writer.write(b"".join(conn.pending) + self.goodbye)
                 conn.pending.clear()

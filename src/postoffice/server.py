@@ -30,6 +30,8 @@ from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.listener import start_submission, start_submissions
 from postoffice.mta.listener import start_smtp
 from postoffice.mta.routing import Router
+from postoffice.pop3.listener import start_pop3, start_pop3s
+from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
 from postoffice.store.sqlite.store import SqliteStore
 from postoffice.tls import server_context
@@ -49,6 +51,7 @@ class Running:
     router: Router
     mda: LocalDelivery
     throttle: LoginThrottle
+    pop3_locks: MaildropLocks = field(default_factory=MaildropLocks)
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -82,11 +85,13 @@ async def start_http(run: Running, sock: socket.socket) -> None:
     run.stoppers.append(stop)
 
 
-# name in [listen] -> starter; later stages add theirs (pop3, imap, ...).
+# name in [listen] -> starter; later stages add theirs (imap, ...).
 LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {
     "smtp": start_smtp,
     "submission": start_submission,
     "submissions": start_submissions,
+    "pop3": start_pop3,
+    "pop3s": start_pop3s,
     "http": start_http,
 }
 

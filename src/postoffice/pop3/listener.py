@@ -1,0 +1,92 @@
+"""The POP3 listeners: 110 with STLS and 995 with implicit TLS (RFC 8314); 2110 and 2995 by default.
+
+A thin edge over `net.LineConnection`: lines in (255 octets for commands, RFC 2449 §4; longer for
+SASL responses), replies out, message bodies written as they come from the session, already
+byte-stuffed. The session's maildrop lock is released however the connection ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Any
+
+from postoffice.config import Pop3 as Pop3Config
+from postoffice.net import Closed, LineConnection, Listener, is_loopback
+from postoffice.pop3 import replies
+from postoffice.pop3.session import MaildropLocks, Outcome, Pop3Session, Then
+from postoffice.pop3.wire import MAX_AUTH_LINE, MAX_COMMAND_LINE, parse_command
+
+
+class Connection(LineConnection):
+    def __init__(self, listener: Pop3Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 session: Pop3Session) -> None:
+        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s, max_line=MAX_COMMAND_LINE,
+                         timeout_reply=replies.TIMEOUT.encode())
+        self.listener, self.session = listener, session
+
+    async def run(self) -> None:
+        try:
+            await self.serve(self.session.greeting().encode(), self.step)
+        finally:
+            self.session.close()
+
+    async def step(self) -> None:
+        line = await self.next_line()
+        if line is None:
+            await self.act(self.session.refuse(replies.LINE_TOO_LONG))
+            return
+        await self.act(await self.session.handle(parse_command(line)))
+
+    async def act(self, outcome: Outcome) -> None:
+        if outcome.reply is not None:
+            self.write(outcome.reply.encode())
+        if outcome.body:
+            self.write(outcome.body)
+            await self.flush()  # a large message goes out now, with back-pressure
+        match outcome.then:
+            case Then.CLOSE:
+                raise Closed
+            case Then.START_TLS:
+                await self.start_tls(self.listener.tls_context)
+                self.session.tls_started()
+            case Then.READ_AUTH_LINE:
+                line = await self.next_line(MAX_AUTH_LINE)
+                if line is None:
+                    await self.act(self.session.refuse(replies.LINE_TOO_LONG))
+                else:
+                    await self.act(await self.session.auth_line(line))
+
+
+class Pop3Listener(Listener):
+    def __init__(self, *, store: Any, hostname: str, config: Pop3Config, tls_context: ssl.SSLContext,
+                 implicit_tls: bool, locks: MaildropLocks, throttle: Any) -> None:
+        super().__init__(name="pop3", tls_context=tls_context, implicit_tls=implicit_tls,
+                         max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
+                         too_many=replies.TOO_MANY_CONNECTIONS.encode(), goodbye=replies.SHUTTING_DOWN.encode())
+        self.store, self.hostname, self.config, self.locks, self.throttle = store, hostname, config, locks, throttle
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+        session = Pop3Session(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
+                              locks=self.locks, throttle=self.throttle, plaintext_auth=self.config.plaintext_auth,
+                              max_errors=self.config.max_errors, tls_available=not self.implicit_tls,
+                              tls_active=self.implicit_tls)
+        conn = Connection(self, reader, writer, session)
+        self.track(conn)
+        await conn.run()
+
+
+async def _start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+    listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=run.config.pop3,
+                            tls_context=run.tls, implicit_tls=implicit_tls, locks=run.pop3_locks, throttle=run.throttle)
+    await listener.start(sock)
+    run.stoppers.append(listener.stop)
+
+
+async def start_pop3(run: Any, sock: socket.socket) -> None:
+    await _start(run, sock, implicit_tls=False)
+
+
+async def start_pop3s(run: Any, sock: socket.socket) -> None:
+    await _start(run, sock, implicit_tls=True)

@@ -1,0 +1,364 @@
+"""The POP3 session: the state machine of RFC 1939, with CAPA (RFC 2449), STLS (RFC 2595) and AUTH
+(RFC 5034). It never touches a socket: the listener feeds it commands and writes its outcomes.
+
+The maildrop is the account's INBOX, the one IMAP shows. At login the session takes a snapshot
+(message numbers, UIDs, sizes); mail delivered later appears at the next login. DELE only marks;
+the marked messages are expunged at QUIT from TRANSACTION, in one transaction (the UPDATE state,
+RFC 1939 §6), so a dropped connection deletes nothing. One POP3 session per account at a time
+(`MaildropLocks`): a second login gets -ERR [IN-USE] (RFC 2449 §8.1.1).
+
+UIDL values are "UIDVALIDITY.UID": unique and stable for the life of the mailbox, and the same
+message IMAP knows by that UID. LIST sizes are the octets RETR sends before byte-stuffing, which
+are the stored octets: messages are stored with CRLF line ends.
+Left out: APOP (it needs the password in clear on the server; refused with a pointer to STLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from postoffice.addresses import BadAddress, normalize_address
+from postoffice.auth import sasl
+from postoffice.auth.passwords import verify_password_async
+from postoffice.auth.throttle import LoginThrottle
+from postoffice.pop3 import replies
+from postoffice.pop3.replies import Reply
+from postoffice.pop3.wire import (
+    Apop, Auth, BadCommand, CancelResponse, Capa, Command, Dele, List, Noop, Pass, Quit, Retr, Rset, Stat, Stls, Top,
+    Uidl, User, multiline, parse_auth_response, stuffed, top_of,
+)
+from postoffice.store.api import FlagMode, StoredMessage
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    AUTHORIZATION = "authorization"
+    TRANSACTION = "transaction"
+    UPDATE = "update"
+
+
+ACCEPTS: dict[State, frozenset[str]] = {
+    State.AUTHORIZATION: frozenset({"USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT"}),
+    State.TRANSACTION: frozenset({"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP", "UIDL", "CAPA"}),
+    State.UPDATE: frozenset(),
+}
+
+
+class Then(enum.Enum):
+    NOTHING = "nothing"
+    READ_AUTH_LINE = "read-auth-line"
+    START_TLS = "start-tls"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    reply: Reply | replies.Challenge | None
+    then: Then = Then.NOTHING
+    body: bytes = b""  # a multi-line response's lines, stuffed and terminated, written after `reply`
+
+
+class MaildropLocks:
+    """Which accounts have a POP3 session in TRANSACTION, in this server process."""
+
+    def __init__(self) -> None:
+        self._held: set[int] = set()
+
+    def acquire(self, account: int) -> bool:
+        if account in self._held:
+            return False
+        self._held.add(account)
+        return True
+
+    def release(self, account: int) -> None:
+        self._held.discard(account)
+
+
+@dataclass
+class Maildrop:
+    """The snapshot taken at login: message n is messages[n - 1]."""
+
+    mailbox: int
+    uidvalidity: int
+    messages: list[StoredMessage]
+    deleted: set[int] = field(default_factory=set)  # message numbers marked by DELE
+    retrieved: set[int] = field(default_factory=set)  # message numbers sent whole by RETR
+
+    def get(self, n: int) -> StoredMessage | None:
+        if 1 <= n <= len(self.messages) and n not in self.deleted:
+            return self.messages[n - 1]
+        return None
+
+    def live(self) -> list[tuple[int, StoredMessage]]:
+        return [(n, m) for n, m in enumerate(self.messages, 1) if n not in self.deleted]
+
+    def unique_id(self, message: StoredMessage) -> str:
+        return f"{self.uidvalidity}.{message.uid}"
+
+
+@dataclass
+class Pop3Session:
+    store: Any
+    hostname: str
+    client_ip: str
+    is_loopback: bool
+    locks: MaildropLocks
+    throttle: LoginThrottle | None = None
+    plaintext_auth: str = "loopback"
+    max_errors: int = 10
+    tls_available: bool = True
+    tls_active: bool = False
+    state: State = State.AUTHORIZATION
+    user: str | None = None
+    account: int | None = None
+    address: str | None = None
+    maildrop: Maildrop | None = None
+    errors: int = 0
+    _sasl: sasl.SaslExchange | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def greeting(self) -> Reply:
+        return replies.greeting(self.hostname)
+
+    async def handle(self, cmd: Command | BadCommand) -> Outcome:
+        """The outcome of one command; never raises."""
+        try:
+            if isinstance(cmd, BadCommand):
+                return self.refuse(cmd.reply)
+            if cmd.keyword not in ACCEPTS[self.state]:
+                return self.refuse(replies.NOT_IN_THIS_STATE)
+            return await self._dispatch(cmd)
+        except Exception:
+            log.exception("pop3: %s failed for %s", type(cmd).__name__, self.client_ip)
+            return Outcome(replies.SYS_TEMP)
+
+    def refuse(self, reply: Reply) -> Outcome:
+        """A client error; past the session's limit, the session ends."""
+        self.errors += 1
+        if self.errors >= self.max_errors:
+            return Outcome(replies.TOO_MANY_ERRORS, Then.CLOSE)
+        return Outcome(reply)
+
+    def tls_started(self) -> None:
+        self.tls_active = True
+        self.user = None  # RFC 2595 §4: the client starts over; nothing from before TLS counts
+
+    def close(self) -> None:
+        """The connection ended, however it ended: nothing is deleted, the maildrop is free again."""
+        if self.account is not None:
+            self.locks.release(self.account)
+            self.account = None
+
+    # --- authorization ---------------------------------------------------------------------------
+
+    def _plaintext_allowed(self) -> bool:
+        return (self.tls_active or self.plaintext_auth == "always"
+                or (self.plaintext_auth == "loopback" and self.is_loopback))
+
+    def capabilities(self) -> list[str]:
+        """RFC 2449 §6 capabilities, each only when it can be used now."""
+        caps = ["TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE", "EXPIRE NEVER",
+                "IMPLEMENTATION postoffice"]
+        if self.state is State.AUTHORIZATION:
+            if self._plaintext_allowed():
+                caps += ["USER", "SASL " + " ".join(sasl.MECHANISMS)]
+            if self.tls_available and not self.tls_active:
+                caps.append("STLS")
+        return caps
+
+    async def _dispatch(self, cmd: Command) -> Outcome:
+        match cmd:
+            case Capa():
+                return Outcome(replies.CAPA_FOLLOWS, body=multiline(self.capabilities()))
+            case Stls():
+                if self.tls_active:
+                    return self.refuse(replies.TLS_ALREADY_ACTIVE)
+                if not self.tls_available:
+                    return self.refuse(replies.TLS_NOT_AVAILABLE)
+                return Outcome(replies.TLS_READY, Then.START_TLS)
+            case User(name=name):
+                if not self._plaintext_allowed():
+                    return self.refuse(replies.PLAINTEXT_REFUSED)
+                self.user = name
+                return Outcome(replies.USER_OK)
+            case Pass(password=password):
+                return await self._pass(password)
+            case Apop():
+                return self.refuse(replies.APOP_NOT_SUPPORTED)
+            case Auth():
+                return await self._auth(cmd)
+            case Quit():
+                return await self._quit()
+            case Stat():
+                live = self.maildrop.live()
+                return Outcome(replies.stat(len(live), sum(m.size for _, m in live)))
+            case List(msg=None):
+                live = self.maildrop.live()
+                return Outcome(replies.list_follows(len(live), sum(m.size for _, m in live)),
+                               body=multiline(f"{n} {m.size}" for n, m in live))
+            case List(msg=n):
+                message = self.maildrop.get(n)
+                return Outcome(replies.scan_listing(n, message.size)) if message else self._no_such(n)
+            case Uidl(msg=None):
+                return Outcome(replies.UIDL_FOLLOWS, body=multiline(
+                    f"{n} {self.maildrop.unique_id(m)}" for n, m in self.maildrop.live()))
+            case Uidl(msg=n):
+                message = self.maildrop.get(n)
+                return Outcome(replies.unique_id_listing(n, self.maildrop.unique_id(message))) if message else self._no_such(n)
+            case Retr(msg=n):
+                message = self.maildrop.get(n)
+                if message is None:
+                    return self._no_such(n)
+                raw = await self.store.blobs.read_message(message)
+                self.maildrop.retrieved.add(n)
+                await self._journey(message, "retrieved", f"by POP3 as {self.address}")
+                return Outcome(replies.retr_follows(message.size), body=stuffed(raw))
+            case Top(msg=n, lines=lines):
+                message = self.maildrop.get(n)
+                if message is None:
+                    return self._no_such(n)
+                raw = await self.store.blobs.read_message(message)
+                return Outcome(replies.TOP_FOLLOWS, body=stuffed(top_of(raw, lines)))
+            case Dele(msg=n):
+                if n in self.maildrop.deleted and 1 <= n <= len(self.maildrop.messages):
+                    return self.refuse(replies.ALREADY_DELETED)
+                if self.maildrop.get(n) is None:
+                    return self._no_such(n)
+                self.maildrop.deleted.add(n)
+                return Outcome(replies.deleted(n))
+            case Noop():
+                return Outcome(replies.OK)
+            case Rset():
+                self.maildrop.deleted.clear()
+                live = self.maildrop.live()
+                return Outcome(replies.reset(len(live), sum(m.size for _, m in live)))
+        return self.refuse(replies.UNKNOWN_COMMAND)  # pragma: no cover - every keyword is matched above
+
+    def _no_such(self, n: int) -> Outcome:
+        return self.refuse(replies.NO_SUCH_MESSAGE)
+
+    async def _pass(self, password: str) -> Outcome:
+        if not self._plaintext_allowed():
+            return self.refuse(replies.PLAINTEXT_REFUSED)
+        if self.user is None:
+            return self.refuse(replies.NOT_IN_THIS_STATE)  # RFC 1939 §7: PASS only after USER
+        user, self.user = self.user, None
+        credentials = await self._lookup(user)
+        if credentials is None or not await verify_password_async(credentials, password):
+            return await self._failed(user)
+        return await self._open(user)
+
+    async def _auth(self, cmd: Auth) -> Outcome:
+        if cmd.mechanism is None:  # RFC 5034 §4: AUTH alone lists the mechanisms
+            return Outcome(replies.AUTH_MECHANISMS_FOLLOW, body=multiline(sasl.MECHANISMS))
+        if not self._plaintext_allowed():
+            return self.refuse(replies.PLAINTEXT_REFUSED)
+        try:
+            exchange = sasl.start(cmd.mechanism, self._lookup)
+        except sasl.UnknownMechanism:
+            return self.refuse(replies.MECHANISM_NOT_SUPPORTED)
+        return await self._sasl_step(exchange, cmd.initial_response)
+
+    async def auth_line(self, line: bytes) -> Outcome:
+        """One line of the client's SASL response (RFC 5034 §4)."""
+        exchange, self._sasl = self._sasl, None
+        if exchange is None:
+            return self.refuse(replies.NOT_IN_THIS_STATE)
+        response = parse_auth_response(line)
+        if isinstance(response, CancelResponse):
+            return self.refuse(replies.AUTH_CANCELLED)
+        if isinstance(response, BadCommand):
+            return self.refuse(response.reply)
+        return await self._sasl_step(exchange, response)
+
+    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
+        step = await exchange.step(response)
+        if isinstance(step, sasl.Challenge):
+            self._sasl = exchange
+            return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
+        if isinstance(step, sasl.Success):
+            if step.data:  # SCRAM's server-final message: a last challenge, acknowledged empty
+                self._sasl = _Acknowledged(step)
+                return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
+            return await self._open(step.identity)
+        if step.reason == sasl.MALFORMED.reason:
+            return self.refuse(replies.BAD_ARGUMENTS)
+        return await self._failed(None)
+
+    async def _lookup(self, identity: str) -> Any:
+        try:
+            account = await self.store.directory.find_account(normalize_address(identity))
+        except BadAddress:
+            return None
+        return account.credentials if account else None
+
+    async def _failed(self, user: str | None) -> Outcome:
+        if self.throttle is not None:
+            delay = self.throttle.delay_for(self.client_ip, user)
+            self.throttle.record_failure(self.client_ip, user)
+            if delay:
+                await self.sleep(delay)
+        log.info("pop3: failed login from %s", self.client_ip)
+        return self.refuse(replies.AUTH_FAILED)
+
+    async def _open(self, identity: str) -> Outcome:
+        """Authenticated: lock the maildrop and take its snapshot (RFC 1939 §4)."""
+        address = normalize_address(identity)
+        account = await self.store.directory.find_account(address)
+        if account is None:
+            return await self._failed(identity)
+        if self.throttle is not None:
+            self.throttle.record_success(self.client_ip, address)
+        if not self.locks.acquire(account.id):
+            return Outcome(replies.IN_USE)
+        self.account, self.address = account.id, account.address
+        inbox = await self.store.mailboxes.find(account.id, "INBOX")
+        messages = await self.store.mailboxes.messages(inbox.id)
+        self.maildrop = Maildrop(inbox.id, inbox.uidvalidity, messages)
+        self.state = State.TRANSACTION
+        log.info("pop3: %s logged in from %s, %d messages", self.address, self.client_ip, len(messages))
+        return Outcome(replies.logged_in(len(messages), sum(m.size for m in messages)))
+
+    async def _quit(self) -> Outcome:
+        if self.state is State.AUTHORIZATION:
+            return Outcome(replies.BYE, Then.CLOSE)
+        self.state = State.UPDATE
+        drop = self.maildrop
+        try:
+            gone = [drop.messages[n - 1] for n in sorted(drop.deleted)]
+            seen = [drop.messages[n - 1].uid for n in sorted(drop.retrieved - drop.deleted)]
+            if seen:  # what the user read here shows as read in IMAP too
+                await self.store.mailboxes.set_flags(drop.mailbox, seen, frozenset({"\\Seen"}), FlagMode.ADD)
+            if gone:
+                await self.store.mailboxes.expunge(drop.mailbox, [m.uid for m in gone])
+                for message in gone:
+                    await self._journey(message, "deleted", f"by POP3 as {self.address}")
+        except Exception:
+            log.exception("pop3: update for %s failed", self.address)
+            return Outcome(replies.DELETE_FAILED, Then.CLOSE)
+        finally:
+            self.close()
+        return Outcome(replies.signing_off(len(drop.messages) - len(drop.deleted)), Then.CLOSE)
+
+    async def _journey(self, message: StoredMessage, stage: str, detail: str) -> None:
+        parsed = await self.store.blobs.parsed(message.blob)
+        await self.store.journey.record(message.queue_id, stage, detail, parsed.envelope.message_id or "")
+
+
+class _Acknowledged(sasl.SaslExchange):
+    """After SCRAM's server-final challenge: the client's (empty) answer completes the login."""
+
+    mechanism = "SCRAM-SHA-256"
+
+    def __init__(self, success: sasl.Success) -> None:
+        super().__init__()
+        self._success = success
+
+    async def _step(self, response: bytes | None) -> sasl.Step:
+        return sasl.Success(self._success.identity) if not response else sasl.MALFORMED
