@@ -3,9 +3,11 @@
 The MDA writes no new copy of the message: every local recipient's copy points to the one blob the
 queue holds, with a short prefix of its own header lines: Return-Path (RFC 5321 §4.4, the envelope
 sender) and Delivered-To (the recipient this copy was delivered for, the mark that lets loops be
-seen). The copies and the settling of their queue rows commit in one transaction
-(`Queue.deliver_local`), so a crash at any instant leaves a recipient queued or delivered, never
-both and never twice; `recover` finishes what a crash interrupted when the server starts again.
+seen). The copies and the settling of their queue rows commit in one transaction, so a crash at
+any instant leaves a recipient queued or delivered, never both and never twice. Normally that is
+the very transaction that queues the message (`Queue.enqueue(deliver=copy_prefix…)`); what it
+could not deliver, `deliver` retries in a transaction of its own (`Queue.deliver_local`), and
+`recover` finishes at start what a crash left queued.
 
 Filters (Sieve), quotas and auto-replies come later; the plus-address tag is kept in the route.
 """

@@ -2,9 +2,10 @@
 
 RCPT routes each recipient at once, so an unknown user is refused at RCPT time (550 5.1.1) and the
 journey can say how each was routed. At the end of the data the policy's fix-ups are applied and
-the message, its recipients and its journey so far are committed in one transaction; only then
-does the 250 go out. Local recipients are handed to the MDA right after the commit; remote ones
-stay queued for outbound delivery.
+the message, its recipients, its journey so far and the MDA's copies for the local recipients are
+committed in one transaction; only then does the 250 go out, so local mail is in its INBOX when
+the client hears it was accepted. Remote recipients stay queued for outbound delivery; a local
+delivery that failed inside the commit stays queued too, and the MDA retries it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from postoffice.addresses import BadAddress, domain_of, normalize_address
-from postoffice.mda.deliver import LocalDelivery
+from postoffice.mda.deliver import LocalDelivery, copy_prefix
 from postoffice.mta.routing import Router, Unroutable
 from postoffice.smtp import replies
 from postoffice.smtp.replies import Refused, Reply
@@ -78,10 +79,11 @@ class QueueDelivery:
 
     async def commit(self, session: object, content: bytes) -> str:
         accepted = await self.finish(self, content)
+        sender = self.envelope.sender
         queued = await self.store.queue.enqueue(  # type: ignore[attr-defined]
             accepted.content, self.envelope, accepted.message_id, self.recipients, queue_id=self.queue_id,
-            events=[*accepted.events, *self.events])
-        self.mda.deliver_soon(queued)
+            events=[*accepted.events, *self.events], deliver=lambda r: copy_prefix(sender, r.address))
+        self.mda.deliver_soon(queued)  # whatever the commit could not deliver locally: retried now
         return queued.queue_id
 
 

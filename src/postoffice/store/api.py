@@ -14,6 +14,7 @@ Invariants every backend keeps (DESIGN.md "Contracts"):
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -248,7 +249,8 @@ class Queue(Protocol):
 
     async def enqueue(self, content: bytes, envelope: Envelope, message_id: str,
                       recipients: list[QueuedRecipient], *, queue_id: str | None = None,
-                      events: list[tuple[str, str]] = ()) -> QueuedMessage: ...
+                      events: list[tuple[str, str]] = (),
+                      deliver: Callable[[QueuedRecipient], bytes] | None = None) -> QueuedMessage: ...
     async def deliver_local(self, queue_id: str, copies: list[LocalCopy],
                             received: datetime) -> list[tuple[LocalCopy, Appended]]: ...
     async def pending_local(self) -> list[QueuedMessage]: ...
@@ -259,5 +261,5 @@ class Queue(Protocol):
 class Journey(Protocol):
     """Each message's journey through the flow: append-only events."""
 
-    async def record(self, queue_id: str, stage: str, detail: str, message_id: str = "") -> None: ...
+    async def record(self, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None: ...
     async def events(self, key: str) -> list[JourneyEvent]: ...

@@ -10,20 +10,21 @@ from postoffice.store.api import JourneyEvent
 from postoffice.store.sqlite.engine import Readers, Writer
 
 
-def record_event(conn: sqlite3.Connection, queue_id: str, stage: str, detail: str, message_id: str = "") -> None:
-    """Appends one event inside any write job, so an event commits with the act it describes."""
-    if not message_id and queue_id:
+def record_event(conn: sqlite3.Connection, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None:
+    """Appends one event inside any write job, so an event commits with the act it describes.
+    Without `message_id`, the queued message's is used."""
+    if message_id is None and queue_id:
         row = conn.execute("SELECT message_id FROM queue WHERE id = ?", (queue_id,)).fetchone()
         message_id = row[0] if row else ""
     conn.execute("INSERT INTO journey (at, queue_id, message_id, stage, detail) VALUES (?, ?, ?, ?, ?)",
-                 (time.time(), queue_id, message_id, stage, detail))
+                 (time.time(), queue_id, message_id or "", stage, detail))
 
 
 class SqliteJourney:
     def __init__(self, writer: Writer, readers: Readers) -> None:
         self._w, self._r = writer, readers
 
-    async def record(self, queue_id: str, stage: str, detail: str, message_id: str = "") -> None:
+    async def record(self, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None:
         await self._w.run(lambda c: record_event(c, queue_id, stage, detail, message_id))
 
     async def events(self, key: str) -> list[JourneyEvent]:

@@ -15,9 +15,11 @@ Queue ids are 12 characters of Crockford base32, short enough to read aloud and 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
@@ -36,6 +38,8 @@ from postoffice.store.sqlite.blobs import SqliteBlobs, insert_blob
 from postoffice.store.sqlite.engine import Readers, Writer
 from postoffice.store.sqlite.journey import record_event
 from postoffice.store.sqlite.mailboxes import append_message
+
+log = logging.getLogger(__name__)
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -89,8 +93,8 @@ def load_message(conn: sqlite3.Connection, queue_id: str) -> QueuedMessage | Non
                          _dt(row[6]), recipients)
 
 
-def deliver_copies(conn: sqlite3.Connection, queue_id: str, copies: list[LocalCopy], received: datetime
-                   ) -> list[tuple[LocalCopy, Appended, Change]]:
+def deliver_copies(conn: sqlite3.Connection, queue_id: str, copies: list[LocalCopy], received: datetime,
+                   message_id: str | None = None) -> list[tuple[LocalCopy, Appended, Change]]:
     row = conn.execute("SELECT b.id, b.sha256, b.size FROM queue q JOIN blobs b ON b.id = q.blob WHERE q.id = ?",
                        (queue_id,)).fetchone()
     if row is None:
@@ -107,7 +111,7 @@ def deliver_copies(conn: sqlite3.Connection, queue_id: str, copies: list[LocalCo
         reply = f"delivered to {name} UID {appended.uid}"
         conn.execute("UPDATE queue_recipients SET state = ?, attempts = attempts + 1, last_reply = ? WHERE id = ?",
                      (RecipientState.DELIVERED.value, reply, copy.recipient))
-        record_event(conn, queue_id, "delivered", f"{state[1]}: {reply}")
+        record_event(conn, queue_id, "delivered", f"{state[1]}: {reply}", message_id)
         done.append((copy, appended, change))
     remove_if_settled(conn, queue_id)
     return done
@@ -124,16 +128,42 @@ class SqliteQueue:
         self._w, self._r, self._blobs, self._feed = writer, readers, blobs, feed
 
     async def enqueue(self, content: bytes, envelope: Envelope, message_id: str, recipients: list[QueuedRecipient],
-                      *, queue_id: str | None = None, events: list[tuple[str, str]] = ()) -> QueuedMessage:
-        """Stores the content and queues it for `recipients`, with `events` before "queued", in one commit."""
+                      *, queue_id: str | None = None, events: list[tuple[str, str]] = (),
+                      deliver: Callable[[QueuedRecipient], bytes] | None = None) -> QueuedMessage:
+        """Stores the content and queues it for `recipients`, with `events` before "queued", in one commit.
+
+        With `deliver` (the MDA's prefix for a recipient's copy), the local recipients are delivered
+        in that same commit, so their mail is in the INBOX before the SMTP 250. Should that delivery
+        fail, only it is undone: the message stays queued for them, and the MDA retries."""
         prepared = await self._blobs.prepare(content)
         qid = queue_id or new_queue_id()
+        received = datetime.now(UTC)
 
-        def job(conn: sqlite3.Connection) -> QueuedMessage:
+        def job(conn: sqlite3.Connection) -> tuple[QueuedMessage, list[Change]]:
             blob = insert_blob(conn, prepared)
-            return insert_message(conn, qid, blob, envelope, message_id, recipients, list(events))
+            queued = insert_message(conn, qid, blob, envelope, message_id, recipients, list(events))
+            if deliver is None:
+                return queued, []
+            copies = [LocalCopy(r.id, r.mailbox, deliver(r)) for r in queued.recipients if r.mailbox is not None]
+            if not copies:
+                return queued, []
+            conn.execute("SAVEPOINT local_delivery")
+            try:
+                done = deliver_copies(conn, qid, copies, received, message_id)
+            except Exception:
+                conn.execute("ROLLBACK TO local_delivery")
+                conn.execute("RELEASE local_delivery")
+                log.exception("mda: delivery of %s failed; it stays queued", qid)
+                return queued, []
+            conn.execute("RELEASE local_delivery")
+            settled = {copy.recipient for copy, _, _ in done}
+            recipients_now = tuple(replace(r, state=RecipientState.DELIVERED) if r.id in settled else r
+                                   for r in queued.recipients)
+            return replace(queued, recipients=recipients_now), [change for _, _, change in done]
 
-        return await self._w.run(job)
+        queued, changes = await self._w.run(job)
+        self._feed.publish(changes)
+        return queued
 
     async def deliver_local(self, queue_id: str, copies: list[LocalCopy], received: datetime
                             ) -> list[tuple[LocalCopy, Appended]]:
