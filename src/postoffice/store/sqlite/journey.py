@@ -20,6 +20,13 @@ def record_event(conn: sqlite3.Connection, queue_id: str, stage: str, detail: st
                  (time.time(), queue_id, message_id or "", stage, detail))
 
 
+def record_events(conn: sqlite3.Connection, queue_id: str, message_id: str, events: list[tuple[str, str]]) -> None:
+    """Several events of one message at once (what a stage learnt in one go)."""
+    now = time.time()
+    conn.executemany("INSERT INTO journey (at, queue_id, message_id, stage, detail) VALUES (?, ?, ?, ?, ?)",
+                     [(now, queue_id, message_id, stage, detail) for stage, detail in events])
+
+
 class SqliteJourney:
     def __init__(self, writer: Writer, readers: Readers) -> None:
         self._w, self._r = writer, readers

@@ -36,7 +36,7 @@ from postoffice.store.api import (
 from postoffice.store.feed import ChangeFeed
 from postoffice.store.sqlite.blobs import SqliteBlobs, insert_blob
 from postoffice.store.sqlite.engine import Readers, Writer
-from postoffice.store.sqlite.journey import record_event
+from postoffice.store.sqlite.journey import record_event, record_events
 from postoffice.store.sqlite.mailboxes import append_message
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,8 @@ def insert_message(conn: sqlite3.Connection, queue_id: str, blob: BlobRef, envel
             (queue_id, r.address, r.orcpt, r.notify, r.route, r.mailbox, r.state.value, _ts(r.next_attempt) or received),
         )
         stored.append(replace(r, id=cur.lastrowid))
-    for stage, detail in events:
-        record_event(conn, queue_id, stage, detail, message_id)
-    record_event(conn, queue_id, "queued", f"{len(recipients)} recipient(s), {blob.size} bytes", message_id)
+    record_events(conn, queue_id, message_id,
+                  [*events, ("queued", f"{len(recipients)} recipient(s), {blob.size} bytes")])
     return QueuedMessage(queue_id, blob, envelope, message_id, _dt(received), tuple(stored))
 
 
