@@ -160,7 +160,11 @@ def main() -> None:
         proc, port = start_ours(root, contents)
         if have_dovecot:
             dovecot_started = True
-            subprocess.run(["bash", str(PEERS / "dovecot-up.sh")], capture_output=True, check=True)
+            # not a pipe: the Dovecot daemon inherits the script's stdout and would hold the pipe open
+            with open(root / "dovecot-up.log", "w+") as log:
+                if subprocess.run(["bash", str(PEERS / "dovecot-up.sh")], stdout=log, stderr=log).returncode:
+                    log.seek(0)
+                    raise SystemExit(f"dovecot-up.sh failed:\n{log.read()}")
             fill_dovecot(contents)
         ours: list[float] = []
         theirs: list[float] = []
@@ -185,7 +189,7 @@ def main() -> None:
                 proc.kill()
                 proc.wait()
         if dovecot_started:
-            subprocess.run(["bash", str(PEERS / "dovecot-down.sh")], capture_output=True)
+            subprocess.run(["bash", str(PEERS / "dovecot-down.sh")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(root, ignore_errors=True)
 
 
