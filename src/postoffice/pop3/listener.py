@@ -30,7 +30,7 @@ class Connection(LineConnection):
         try:
             await self.serve(self.session.greeting().encode(), self.step)
         finally:
-            self.session.close()
+            await self.session.close()
 
     async def step(self) -> None:
         line = await self.next_line()

@@ -149,11 +149,19 @@ class Pop3Session:
         self.tls_active = True
         self.user = None  # RFC 2595 §4: the client starts over; nothing from before TLS counts
 
-    def close(self) -> None:
-        """The connection ended, however it ended: nothing is deleted, the maildrop is free again."""
+    async def close(self) -> None:
+        """The connection ended, however it ended: nothing is deleted, the maildrop is free again,
+        and what was retrieved is written into the messages' journeys (in one commit)."""
         if self.account is not None:
             self.locks.release(self.account)
             self.account = None
+        drop, self.maildrop = self.maildrop, None
+        if drop is not None and drop.retrieved:
+            retrieved = [drop.messages[n - 1] for n in sorted(drop.retrieved)]
+            try:
+                await self.store.journey.record_for(retrieved, "retrieved", f"by POP3 as {self.address}")
+            except Exception:
+                log.exception("pop3: journey of %d retrievals for %s not written", len(retrieved), self.address)
 
     # --- authorization ---------------------------------------------------------------------------
 
@@ -216,8 +224,7 @@ class Pop3Session:
                 if message is None:
                     return self._no_such(n)
                 raw = await self.store.blobs.read_message(message)
-                self.maildrop.retrieved.add(n)
-                await self._journey(message, "retrieved", f"by POP3 as {self.address}")
+                self.maildrop.retrieved.add(n)  # its journey event is written with the others at the end
                 return Outcome(replies.retr_follows(message.size), body=stuffed(raw))
             case Top(msg=n, lines=lines):
                 message = self.maildrop.get(n)
@@ -337,18 +344,14 @@ class Pop3Session:
                 await self.store.mailboxes.set_flags(drop.mailbox, seen, frozenset({"\\Seen"}), FlagMode.ADD)
             if gone:
                 await self.store.mailboxes.expunge(drop.mailbox, [m.uid for m in gone])
-                for message in gone:
-                    await self._journey(message, "deleted", f"by POP3 as {self.address}")
         except Exception:
             log.exception("pop3: update for %s failed", self.address)
+            await self.close()
             return Outcome(replies.DELETE_FAILED, Then.CLOSE)
-        finally:
-            self.close()
+        await self.close()
+        if gone:
+            await self.store.journey.record_for(gone, "deleted", f"by POP3 as {self.address}")
         return Outcome(replies.signing_off(len(drop.messages) - len(drop.deleted)), Then.CLOSE)
-
-    async def _journey(self, message: StoredMessage, stage: str, detail: str) -> None:
-        parsed = await self.store.blobs.parsed(message.blob)
-        await self.store.journey.record(message.queue_id, stage, detail, parsed.envelope.message_id or "")
 
 
 class _Acknowledged(sasl.SaslExchange):

@@ -398,6 +398,10 @@ class Stuffer:
 def stuffed(message: bytes) -> bytes:
     """`message` as the body of a multi-line response: line ends as CRLF, lines starting with "."
     stuffed with another, the last line ended, then the terminating ".\\r\\n" (RFC 1939 §3)."""
+    crlf = message.count(b"\r\n")
+    if crlf == message.count(b"\n") == message.count(b"\r"):  # the usual case: CRLF line ends only
+        body = (b"." if message.startswith(b".") else b"") + message.replace(b"\r\n.", b"\r\n..")
+        return body + (b".\r\n" if not body or body.endswith(b"\r\n") else b"\r\n.\r\n")
     stuffer = Stuffer()
     return stuffer.feed(message) + stuffer.end()
 

@@ -99,7 +99,8 @@ class SqliteBlobs:
         fsync_dir(self.directory)
 
     async def read(self, blob: BlobRef) -> bytes:
-        row = await self._r.run(lambda c: c.execute("SELECT data FROM blobs WHERE id = ?", (blob.id,)).fetchone())
+        # A point lookup, and inline contents are small: read right here, without a thread hop.
+        row = self._r.quick(lambda c: c.execute("SELECT data FROM blobs WHERE id = ?", (blob.id,)).fetchone())
         if row is None:
             raise NotFound(f"no blob {blob.sha256}")
         if row[0] is not None:

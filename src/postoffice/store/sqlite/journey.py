@@ -6,7 +6,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 
-from postoffice.store.api import JourneyEvent
+from postoffice.store.api import JourneyEvent, StoredMessage
 from postoffice.store.sqlite.engine import Readers, Writer
 
 
@@ -33,6 +33,23 @@ class SqliteJourney:
 
     async def record(self, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None:
         await self._w.run(lambda c: record_event(c, queue_id, stage, detail, message_id))
+
+    async def record_for(self, messages: list[StoredMessage], stage: str, detail: str) -> None:
+        """One event for each stored message, under the queue id it came from and its Message-ID,
+        all in one commit (a POP3 session's retrievals, say)."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            rows = []
+            for m in messages:
+                row = conn.execute("SELECT json_extract(parsed, '$.envelope.message_id') FROM blobs WHERE id = ?",
+                                   (m.blob.id,)).fetchone()
+                rows.append((now, m.queue_id, (row[0] if row else None) or "", stage, detail))
+            conn.executemany("INSERT INTO journey (at, queue_id, message_id, stage, detail) VALUES (?, ?, ?, ?, ?)",
+                             rows)
+
+        if messages:
+            await self._w.run(job)
 
     async def events(self, key: str) -> list[JourneyEvent]:
         """The events of a queue id, or of every queue id that carried a Message-ID (with or without <>)."""
