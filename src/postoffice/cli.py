@@ -90,7 +90,7 @@ def serve(ctx: click.Context, config_file: str | None, data_dir: str | None) -> 
     config = load_config(ctx, config_file, data_dir)
     server.setup_logging(config.log_level)
     try:
-        asyncio.run(server.serve(config))
+        server.run(config)
     except ConfigError as e:
         raise Failure(str(e)) from None
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

@@ -155,6 +155,17 @@ async def serve(config: Config) -> None:
         log.info("stopped")
 
 
+def run(config: Config) -> None:
+    """Runs `serve` on uvloop, the event loop written in C, when it is installed (it is a dependency;
+    the standard loop stays the fallback, and the tests' in-process helpers use it)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(config))
+        return
+    uvloop.run(serve(config))
+
+
 def vars_of(listen: object) -> dict[str, str]:
     from dataclasses import fields
 
