@@ -101,8 +101,18 @@ def serve(ctx: click.Context, config_file: str | None, data_dir: str | None) -> 
 def show_config() -> None:
     """Print every setting with its default and what it does."""
     for key, default, doc in config_module.describe():
-        shown = f'"{default}"' if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else default
-        click.echo(f"{key} = {shown}".ljust(44) + f"# {doc}")
+        if isinstance(default, str):
+            shown = f'"{default}"'
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        elif isinstance(default, tuple):
+            shown = "[" + ", ".join(f"{v:g}" for v in default) + "]"
+        elif isinstance(default, dict):
+            shown = "{ " + ", ".join(f'"{k}" = "{v}"' for k, v in default.items()) + " }" if default else "{}"
+        else:
+            shown = default
+        line = f"{key} = {shown}"
+        click.echo(f"{line:<43} # {doc}")
 
 
 # --- domains ---------------------------------------------------------------------------------
@@ -259,6 +269,93 @@ async def queue_list(store: Any) -> None:
             due = f"  next attempt {r.next_attempt:%Y-%m-%d %H:%M:%S}Z" if r.state.value == "queued" and r.next_attempt else ""
             reply = f"  ({r.last_reply})" if r.last_reply else ""
             click.echo(f"    {r.state.value:<9} {r.address}  via {r.route}{due}{reply}")
+
+
+@queue.command("show")
+@click.argument("queue_id", metavar="ID")
+@with_store
+async def queue_show(store: Any, queue_id: str) -> None:
+    """One queued message: its envelope, each recipient's attempts, and its journey."""
+    m = await store.queue.get(queue_id)
+    if m is None:
+        raise Failure(f"no queued message {queue_id}")
+    e = m.envelope
+    click.echo(f"queue id:    {m.queue_id}\nmessage-id:  {m.message_id}\nreceived:    {m.received:%Y-%m-%d %H:%M:%S}Z"
+               f"\nsender:      <{e.sender}>\nsize:        {m.blob.size} bytes")
+    if e.envid or e.ret:
+        click.echo(f"dsn:         ENVID={e.envid or '-'} RET={e.ret or '-'}")
+    for r in m.recipients:
+        click.echo(f"recipient    {r.address}  [{r.state.value}]  attempts {r.attempts}  via {r.route}")
+        if r.last_attempt:
+            click.echo(f"    last attempt {r.last_attempt:%Y-%m-%d %H:%M:%S}Z  {r.remote_mta}  {r.last_reply}")
+        if r.state.value == "queued" and r.next_attempt:
+            click.echo(f"    next attempt {r.next_attempt:%Y-%m-%d %H:%M:%S}Z")
+    for ev in await store.journey.events(queue_id):
+        click.echo(f"  {ev.at:%Y-%m-%d %H:%M:%S}Z  {ev.stage:<10} {ev.detail}")
+
+
+@queue.command("retry")
+@click.argument("queue_id", metavar="ID")
+@with_store
+async def queue_retry(store: Any, queue_id: str) -> None:
+    """Make a queued message's recipients due now."""
+    if not await store.queue.retry_now(queue_id):
+        raise Failure(f"no queued recipients for {queue_id}")
+    click.echo(f"{queue_id}: due now")
+
+
+@queue.command("flush")
+@with_store
+async def queue_flush(store: Any) -> None:
+    """Make every queued recipient due now."""
+    click.echo(f"{await store.queue.retry_now(None)} recipient(s) due now")
+
+
+@queue.command("delete")
+@click.argument("queue_id", metavar="ID")
+@with_store
+async def queue_delete(store: Any, queue_id: str) -> None:
+    """Remove a message from the queue, without bouncing it."""
+    if not await store.queue.delete(queue_id):
+        raise Failure(f"no queued message {queue_id}")
+    click.echo(f"{queue_id}: deleted")
+
+
+# --- DKIM ------------------------------------------------------------------------------------------
+
+@main.group()
+def dkim() -> None:
+    """DKIM keys: outgoing mail from a domain with a key is signed (RFC 6376)."""
+
+
+@dkim.command("generate")
+@click.argument("domain")
+@click.option("--selector", default="postoffice", show_default=True, help="The selector (s=) of the key.")
+@click.option("--algorithm", type=click.Choice(["rsa-sha256", "ed25519-sha256"]), default="rsa-sha256",
+              show_default=True)
+@with_store
+async def dkim_generate(store: Any, domain: str, selector: str, algorithm: str) -> None:
+    """Make a key for DOMAIN and print the DNS TXT record to publish."""
+    from postoffice.mta import dkim as dkim_keys
+    from postoffice.store.api import DkimKeyRecord
+
+    domain = normalize_domain(domain)
+    key = await asyncio.to_thread(dkim_keys.generate_key, domain, selector, algorithm)
+    await store.dkim_keys.add(DkimKeyRecord(key.domain, key.selector, key.algorithm, key.private_pem, key.public_b64))
+    name, value = dkim_keys.txt_record(key)
+    click.echo(f'{name}. IN TXT "{value}"')
+
+
+@dkim.command("list")
+@with_store
+async def dkim_list(store: Any) -> None:
+    """List the DKIM keys and their TXT records."""
+    from postoffice.mta import dkim as dkim_keys
+
+    for r in await store.dkim_keys.list():
+        key = dkim_keys.DkimKey(r.domain, r.selector, r.algorithm, r.private_pem, r.public_b64)
+        name, value = dkim_keys.txt_record(key)
+        click.echo(f'{name}. IN TXT "{value}"')
 
 
 @main.command()

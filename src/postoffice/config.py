@@ -26,6 +26,8 @@ class ConfigError(Exception):
 
 
 def setting(default: Any, doc: str) -> Any:
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
     return field(default=default, metadata={"doc": doc})
 
 
@@ -92,6 +94,31 @@ class Mta:
 
 
 @dataclass(frozen=True, slots=True)
+class Relay:
+    smarthost: str = setting("", "HOST:PORT to send all outgoing mail through; empty: each domain's MX")
+    routes: dict[str, str] = setting({}, "per-domain next hop, HOST:PORT, overriding DNS: { \"remote.test\" = \"127.0.0.1:2626\" }")
+    username: str = setting("", "AUTH user at the smarthost; empty: no AUTH")
+    password: str = setting("", "AUTH password at the smarthost")
+    require_tls: bool = setting(False, "refuse to send to the smarthost or a route without STARTTLS")
+    verify_certificates: bool = setting(False, "check the next hop's certificate (opportunistic TLS does not)")
+    port: int = setting(25, "the port of MX hosts")
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    retry_schedule_s: tuple[float, ...] = setting(
+        (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0),
+        "waits between attempts; the last repeats until the lifetime ends")
+    lifetime_s: float = setting(432_000.0, "a recipient not delivered after this is bounced (5 days)")
+    delay_notice_s: float = setting(14_400.0, "when to tell the sender mail is delayed (RFC 3461 DELAY)")
+    concurrency: int = setting(20, "deliveries under way at once, in all")
+    per_destination: int = setting(4, "deliveries under way at once to one next hop")
+    scan_interval_s: float = setting(1.0, "how often the queue is looked at for due recipients")
+    connect_timeout_s: float = setting(30.0, "to connect to a next hop and hear its greeting")
+    command_timeout_s: float = setting(300.0, "to wait for any reply of the next hop (RFC 5321 §4.5.3.2)")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     hostname: str = setting("", "this server's name in greetings and headers; empty: the machine's FQDN")
     data_dir: str = setting("", f"where the store, blobs and certificate live; empty: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}")
@@ -103,6 +130,8 @@ class Config:
     submission: Submission = section(Submission, "the MSA: submission and submissions")
     mta: Mta = section(Mta, "receiving and routing")
     pop3: Pop3 = section(Pop3, "the POP3 server")
+    relay: Relay = section(Relay, "outgoing mail: where it goes")
+    queue: Queue = section(Queue, "outgoing mail: retries, bounces, concurrency")
 
     @property
     def data_path(self) -> Path:
@@ -176,6 +205,10 @@ def _coerce(kind: type, value: Any, where: str, name: str) -> Any:
     elif kind == tuple[str, ...]:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
+    elif kind == tuple[float, ...]:
+        ok = isinstance(value, list) and bool(value) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
+        value = tuple(float(v) for v in value) if ok else value
     else:  # pragma: no cover - a declaration this loader does not know is our bug
         raise TypeError(f"unsupported setting type {kind!r} for {name}")
     if not ok:
@@ -184,9 +217,10 @@ def _coerce(kind: type, value: Any, where: str, name: str) -> Any:
 
 
 def _kind_name(kind: type) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
-        kind, "a table of strings" if kind == dict[str, str] else "a list of strings"
-    )
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+             dict[str, str]: "a table of strings", tuple[str, ...]: "a list of strings",
+             tuple[float, ...]: "a non-empty list of positive numbers"}
+    return names.get(kind, str(kind))
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -225,6 +259,16 @@ def _check(config: Config, where: str) -> None:
     for f in dataclasses.fields(Pop3):
         if f.name != "plaintext_auth" and getattr(config.pop3, f.name) <= 0:
             raise ConfigError(f"{where}: 'pop3.{f.name}' must be above 0")
+    for name, value in [("relay.smarthost", config.relay.smarthost),
+                        *((f"relay.routes.{d}", v) for d, v in config.relay.routes.items())]:
+        if value:
+            try:
+                parse_address(value)
+            except ValueError:
+                raise ConfigError(f"{where}: '{name}' must be HOST:PORT, not {value!r}") from None
+    for f in dataclasses.fields(Queue):
+        if f.name != "retry_schedule_s" and getattr(config.queue, f.name) <= 0:
+            raise ConfigError(f"{where}: 'queue.{f.name}' must be above 0")
     if len(config.mta.recipient_delimiter) > 1:
         raise ConfigError(f"{where}: 'mta.recipient_delimiter' must be one character or empty")
 
@@ -237,5 +281,6 @@ def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]
         if dataclasses.is_dataclass(hints[f.name]):
             out.extend(describe(hints[f.name], f"{prefix}{f.name}."))
         else:
-            out.append((f"{prefix}{f.name}", f.default, f.metadata["doc"]))
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out.append((f"{prefix}{f.name}", default, f.metadata["doc"]))
     return out

@@ -29,10 +29,12 @@ from postoffice.config import Config, ConfigError, parse_address
 from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.listener import start_submission, start_submissions
 from postoffice.mta.listener import start_smtp
+from postoffice.mta.outbound import Outbound, dkim_signer
 from postoffice.mta.routing import Router
 from postoffice.pop3.listener import start_pop3, start_pop3s
 from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
+from postoffice.store.api import QueuedMessage, RecipientState
 from postoffice.store.sqlite.store import SqliteStore
 from postoffice.tls import server_context
 from postoffice.web.app import make_app
@@ -51,7 +53,15 @@ class Running:
     router: Router
     mda: LocalDelivery
     throttle: LoginThrottle
+    outbound: Outbound
     pop3_locks: MaildropLocks = field(default_factory=MaildropLocks)
+
+    def handoff(self, queued: QueuedMessage) -> None:
+        """A message was just queued: the MDA retries what the commit could not deliver locally,
+        and the outbound loop looks at the queue now if anything is for other servers."""
+        self.mda.deliver_soon(queued)
+        if any(r.mailbox is None and r.state is RecipientState.QUEUED for r in queued.recipients):
+            self.outbound.wake()
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -122,8 +132,9 @@ async def serve(config: Config) -> None:
     except (OSError, ssl.SSLError) as e:
         await store.aclose()
         raise ConfigError(f"tls: cannot load the certificate or key: {e}") from None
-    run = Running(config, store, tls, Router(store, delimiter=config.mta.recipient_delimiter, hostname=config.server_name),
-                  LocalDelivery(store), LoginThrottle())
+    router = Router(store, delimiter=config.mta.recipient_delimiter, hostname=config.server_name)
+    run = Running(config, store, tls, router, LocalDelivery(store), LoginThrottle(),
+                  Outbound(store=store, config=config, router=router, signer=dkim_signer(store)))
     try:
         sockets: dict[str, socket.socket] = {}
         for name, address in vars_of(config.listen).items():
@@ -141,6 +152,8 @@ async def serve(config: Config) -> None:
         write_listeners(config.data_path, run.bound)
         banner(config, run.bound)
         await run.mda.recover()  # what a crash left queued for local recipients
+        run.outbound.start()
+        run.stoppers.insert(0, run.outbound.stop)
         await stop.wait()
         log.info("shutting down")
     finally:

@@ -11,7 +11,7 @@ from postoffice.smtp.listener import SmtpListener
 
 def _listener(run: object, *, implicit_tls: bool) -> SmtpListener:
     config = run.config  # type: ignore[attr-defined]
-    policy = SubmissionPolicy(store=run.store, router=run.router, mda=run.mda,  # type: ignore[attr-defined]
+    policy = SubmissionPolicy(store=run.store, router=run.router, handoff=run.handoff,  # type: ignore[attr-defined]
                               hostname=config.server_name, plaintext_auth=config.submission.plaintext_auth,
                               hide_client_ip=config.submission.hide_client_ip)
     return SmtpListener(policy_for=lambda: policy, hostname=config.server_name, limits=config.smtp,

@@ -11,11 +11,11 @@ message is then fixed up as RFC 6409 §8 asks (msa.fixup) before it is queued.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.sasl import MECHANISMS
-from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.fixup import SenderRefused, fix_up
 from postoffice.mta.queue import Accepted, QueueDelivery, envelope_of
 from postoffice.mta.routing import Router
@@ -24,15 +24,16 @@ from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Refused, Reply
 from postoffice.smtp.session import SmtpSession
 from postoffice.smtp.wire import MailFrom, RcptTo
+from postoffice.store.api import QueuedMessage
 
 
 class SubmissionPolicy:
     name = "submission"
     requires_auth = True
 
-    def __init__(self, *, store: Any, router: Router, mda: LocalDelivery, hostname: str,
+    def __init__(self, *, store: Any, router: Router, handoff: Callable[[QueuedMessage], None], hostname: str,
                  plaintext_auth: str = "loopback", hide_client_ip: bool = False) -> None:
-        self.store, self.router, self.mda, self.hostname = store, router, mda, hostname
+        self.store, self.router, self.handoff, self.hostname = store, router, handoff, hostname
         self.plaintext_auth, self.hide_client_ip = plaintext_auth, hide_client_ip
 
     def _plaintext_allowed(self, session: SmtpSession) -> bool:
@@ -91,5 +92,5 @@ class SubmissionPolicy:
                 events.append(("fixed up", "; ".join(fixed.changes)))
             return Accepted(fixed.content, fixed.message_id, tuple(events))
 
-        return QueueDelivery(self.store, self.router, self.mda, envelope_of(session, cmd), may_relay=True,
+        return QueueDelivery(self.store, self.router, self.handoff, envelope_of(session, cmd), may_relay=True,
                              finish=finish)

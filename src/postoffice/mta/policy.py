@@ -11,10 +11,10 @@ paths (`remote!user@local`), quoted local parts hiding an `@`, `%` or `!`, and a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from postoffice.message.headers import get_header, prepend_headers
-from postoffice.mda.deliver import LocalDelivery
 from postoffice.mta.queue import Accepted, QueueDelivery, envelope_of
 from postoffice.mta.routing import Router
 from postoffice.smtp import replies
@@ -22,6 +22,7 @@ from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Reply
 from postoffice.smtp.session import SmtpSession
 from postoffice.smtp.wire import MailFrom, RcptTo
+from postoffice.store.api import QueuedMessage
 
 _RELAY_MARKS = ("%", "!", "@")
 
@@ -39,8 +40,8 @@ class InboundPolicy:
     name = "smtp"
     requires_auth = False
 
-    def __init__(self, *, store: Any, router: Router, mda: LocalDelivery, hostname: str) -> None:
-        self.store, self.router, self.mda, self.hostname = store, router, mda, hostname
+    def __init__(self, *, store: Any, router: Router, handoff: Callable[[QueuedMessage], None], hostname: str) -> None:
+        self.store, self.router, self.handoff, self.hostname = store, router, handoff, hostname
 
     def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]:
         return ()
@@ -72,7 +73,7 @@ class InboundPolicy:
             detail = f"from {session.helo} {session.client.label} over SMTP" + (" with TLS" if session.tls_active else "")
             return Accepted(prepend_headers(content, [received]), parsed_id, (("received", detail),))
 
-        return QueueDelivery(self.store, self.router, self.mda, envelope_of(session, cmd), may_relay=False,
+        return QueueDelivery(self.store, self.router, self.handoff, envelope_of(session, cmd), may_relay=False,
                              finish=finish)
 
 

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from postoffice.addresses import BadAddress, domain_of, normalize_address
-from postoffice.mda.deliver import LocalDelivery, copy_prefix
+from postoffice.mda.deliver import copy_prefix
 from postoffice.mta.routing import Router, Unroutable
 from postoffice.smtp import replies
 from postoffice.smtp.replies import Refused, Reply
-from postoffice.store.api import Envelope, QueuedRecipient
+from postoffice.store.api import Envelope, QueuedMessage, QueuedRecipient
 from postoffice.store.sqlite.queue import new_queue_id
 
 # RFC 3463 X.4.6: routing loop detected.
@@ -42,7 +42,7 @@ Finisher = Callable[["QueueDelivery", bytes], Awaitable[Accepted]]
 class QueueDelivery:
     store: object
     router: Router
-    mda: LocalDelivery
+    handoff: Callable[[QueuedMessage], None]  # what happens once it is queued: MDA retries, outbound
     envelope: Envelope
     may_relay: bool
     finish: Finisher
@@ -64,8 +64,8 @@ class QueueDelivery:
             routes = await self.router.route(address)
         except Unroutable as e:
             raise Refused(ROUTING_LOOP if e.reason == "loop" else replies.NO_SUCH_USER) from None
-        # RFC 3461 §4.2: without ORCPT, the original recipient is the address as given.
-        original = orcpt if orcpt is not None else f"rfc822;{address}"
+        # RFC 3461 §6.3(d): Original-Recipient only when the client gave ORCPT; kept as given.
+        original = orcpt
         for route in routes:
             if route.key in self._keys:
                 continue
@@ -83,7 +83,7 @@ class QueueDelivery:
         queued = await self.store.queue.enqueue(  # type: ignore[attr-defined]
             accepted.content, self.envelope, accepted.message_id, self.recipients, queue_id=self.queue_id,
             events=[*accepted.events, *self.events], deliver=lambda r: copy_prefix(sender, r.address))
-        self.mda.deliver_soon(queued)  # whatever the commit could not deliver locally: retried now
+        self.handoff(queued)  # local deliveries the commit could not make are retried; remote ones go out
         return queued.queue_id
 
 

@@ -165,6 +165,32 @@ class QueuedRecipient:
     attempts: int = 0
     next_attempt: datetime | None = None
     last_reply: str = ""
+    remote_mta: str = ""  # the host the last attempt talked to
+    last_attempt: datetime | None = None
+    delay_notified: bool = False  # a "delayed" DSN went to the sender already
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one delivery attempt made of one recipient."""
+
+    recipient: int  # the queue_recipients row
+    state: RecipientState  # QUEUED again (to retry at `next_attempt`), DELIVERED, BOUNCED or HELD
+    reply: str  # the remote's reply, or why there was none
+    remote_mta: str = ""
+    next_attempt: datetime | None = None
+    delay_notified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message the MTA itself makes (a bounce), queued in the same commit as what caused it."""
+
+    content: bytes
+    envelope: Envelope
+    message_id: str
+    recipients: tuple[QueuedRecipient, ...]
+    events: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +220,23 @@ class JourneyEvent:
     message_id: str
     stage: str  # "received", "queued", "routed", "delivered", "relayed", "bounced", "retrieved", ...
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKeyRecord:
+    domain: str
+    selector: str
+    algorithm: str  # "rsa-sha256" or "ed25519-sha256"
+    private_pem: bytes
+    public_b64: str
+
+
+class DkimKeys(Protocol):
+    """The local domains' DKIM signing keys."""
+
+    async def add(self, key: DkimKeyRecord) -> None: ...
+    async def for_domain(self, domain: str) -> DkimKeyRecord | None: ...
+    async def list(self) -> list[DkimKeyRecord]: ...
 
 
 class Directory(Protocol):
@@ -254,6 +297,12 @@ class Queue(Protocol):
     async def deliver_local(self, queue_id: str, copies: list[LocalCopy],
                             received: datetime) -> list[tuple[LocalCopy, Appended]]: ...
     async def pending_local(self) -> list[QueuedMessage]: ...
+    async def claim_due(self, now: datetime, limit: int, retry_after: Callable[[int], float]) -> list[QueuedMessage]: ...
+    async def settle(self, queue_id: str, results: list[AttemptResult], events: list[tuple[str, str]],
+                     notices: list[NewMessage] = (), deliver: Callable[[QueuedRecipient], bytes] | None = None
+                     ) -> list[QueuedMessage]: ...
+    async def retry_now(self, queue_id: str | None) -> int: ...
+    async def delete(self, queue_id: str) -> bool: ...
     async def get(self, queue_id: str) -> QueuedMessage | None: ...
     async def list(self) -> list[QueuedMessage]: ...
 

@@ -25,16 +25,18 @@ from datetime import UTC, datetime
 
 from postoffice.store.api import (
     Appended,
+    AttemptResult,
     BlobRef,
     Change,
     Envelope,
     LocalCopy,
+    NewMessage,
     QueuedMessage,
     QueuedRecipient,
     RecipientState,
 )
 from postoffice.store.feed import ChangeFeed
-from postoffice.store.sqlite.blobs import SqliteBlobs, insert_blob
+from postoffice.store.sqlite.blobs import PreparedBlob, SqliteBlobs, insert_blob
 from postoffice.store.sqlite.engine import Readers, Writer
 from postoffice.store.sqlite.journey import record_event, record_events
 from postoffice.store.sqlite.mailboxes import append_message
@@ -84,10 +86,12 @@ def load_message(conn: sqlite3.Connection, queue_id: str) -> QueuedMessage | Non
         return None
     recipients = tuple(
         QueuedRecipient(address=r[1], orcpt=r[2], notify=r[3], route=r[4], mailbox=r[5], id=r[0],
-                        state=RecipientState(r[6]), attempts=r[7], next_attempt=_dt(r[8]), last_reply=r[9])
+                        state=RecipientState(r[6]), attempts=r[7], next_attempt=_dt(r[8]), last_reply=r[9],
+                        remote_mta=r[10], last_attempt=_dt(r[11]), delay_notified=bool(r[12]))
         for r in conn.execute(
-            "SELECT id, address, orcpt, notify, route, mailbox, state, attempts, next_attempt, last_reply"
-            " FROM queue_recipients WHERE queue_id = ? ORDER BY id", (queue_id,)))
+            "SELECT id, address, orcpt, notify, route, mailbox, state, attempts, next_attempt, last_reply,"
+            " remote_mta, last_attempt, delay_notified FROM queue_recipients WHERE queue_id = ? ORDER BY id",
+            (queue_id,)))
     return QueuedMessage(row[0], BlobRef(row[1], row[2], row[3]), Envelope(**json.loads(row[4])), row[5],
                          _dt(row[6]), recipients)
 
@@ -122,6 +126,65 @@ def remove_if_settled(conn: sqlite3.Connection, queue_id: str) -> None:
         conn.execute("DELETE FROM queue WHERE id = ?", (queue_id,))
 
 
+def queue_and_deliver(conn: sqlite3.Connection, prepared: PreparedBlob, queue_id: str, envelope: Envelope,
+                      message_id: str, recipients: list[QueuedRecipient], events: list[tuple[str, str]],
+                      deliver: Callable[[QueuedRecipient], bytes] | None, received: datetime
+                      ) -> tuple[QueuedMessage, list[Change]]:
+    """Queues a message and, with `deliver`, delivers its local copies in the same transaction.
+    A local delivery that fails is undone alone: the message stays queued for those recipients."""
+    blob = insert_blob(conn, prepared)
+    queued = insert_message(conn, queue_id, blob, envelope, message_id, recipients, events)
+    if deliver is None:
+        return queued, []
+    copies = [LocalCopy(r.id, r.mailbox, deliver(r)) for r in queued.recipients if r.mailbox is not None]
+    if not copies:
+        return queued, []
+    conn.execute("SAVEPOINT local_delivery")
+    try:
+        done = deliver_copies(conn, queue_id, copies, received, message_id)
+    except Exception:
+        conn.execute("ROLLBACK TO local_delivery")
+        conn.execute("RELEASE local_delivery")
+        log.exception("mda: delivery of %s failed; it stays queued", queue_id)
+        return queued, []
+    conn.execute("RELEASE local_delivery")
+    settled = {copy.recipient for copy, _, _ in done}
+    now_recipients = tuple(replace(r, state=RecipientState.DELIVERED) if r.id in settled else r
+                           for r in queued.recipients)
+    return replace(queued, recipients=now_recipients), [change for _, _, change in done]
+
+
+def claim(conn: sqlite3.Connection, now: float, limit: int, retry_after: Callable[[int], float]) -> list[QueuedMessage]:
+    """Takes due remote recipients for an attempt. Their next attempt time is written first (RFC-less
+    but essential: a crash during the attempt leaves them due again at that time, never lost)."""
+    rows = conn.execute(
+        "SELECT id, queue_id, attempts FROM queue_recipients WHERE state = ? AND mailbox IS NULL AND next_attempt <= ?"
+        " ORDER BY next_attempt, id LIMIT ?", (RecipientState.QUEUED.value, now, limit)).fetchall()
+    claimed: dict[str, set[int]] = {}
+    for rid, queue_id, attempts in rows:
+        conn.execute("UPDATE queue_recipients SET next_attempt = ?, attempts = ?, last_attempt = ? WHERE id = ?",
+                     (now + retry_after(attempts), attempts + 1, now, rid))
+        claimed.setdefault(queue_id, set()).add(rid)
+    out = []
+    for queue_id, ids in claimed.items():
+        message = load_message(conn, queue_id)
+        if message is not None:
+            out.append(replace(message, recipients=tuple(r for r in message.recipients if r.id in ids)))
+    return out
+
+
+def settle_results(conn: sqlite3.Connection, queue_id: str, results: list[AttemptResult],
+                   events: list[tuple[str, str]]) -> None:
+    for r in results:
+        conn.execute(
+            "UPDATE queue_recipients SET state = ?, last_reply = ?, remote_mta = ?, next_attempt = COALESCE(?, next_attempt),"
+            " delay_notified = delay_notified OR ? WHERE id = ? AND queue_id = ?",
+            (r.state.value, r.reply, r.remote_mta, _ts(r.next_attempt), int(r.delay_notified), r.recipient, queue_id))
+    row = conn.execute("SELECT message_id FROM queue WHERE id = ?", (queue_id,)).fetchone()
+    record_events(conn, queue_id, row[0] if row else "", events)
+    remove_if_settled(conn, queue_id)
+
+
 class SqliteQueue:
     def __init__(self, writer: Writer, readers: Readers, blobs: SqliteBlobs, feed: ChangeFeed) -> None:
         self._w, self._r, self._blobs, self._feed = writer, readers, blobs, feed
@@ -139,26 +202,8 @@ class SqliteQueue:
         received = datetime.now(UTC)
 
         def job(conn: sqlite3.Connection) -> tuple[QueuedMessage, list[Change]]:
-            blob = insert_blob(conn, prepared)
-            queued = insert_message(conn, qid, blob, envelope, message_id, recipients, list(events))
-            if deliver is None:
-                return queued, []
-            copies = [LocalCopy(r.id, r.mailbox, deliver(r)) for r in queued.recipients if r.mailbox is not None]
-            if not copies:
-                return queued, []
-            conn.execute("SAVEPOINT local_delivery")
-            try:
-                done = deliver_copies(conn, qid, copies, received, message_id)
-            except Exception:
-                conn.execute("ROLLBACK TO local_delivery")
-                conn.execute("RELEASE local_delivery")
-                log.exception("mda: delivery of %s failed; it stays queued", qid)
-                return queued, []
-            conn.execute("RELEASE local_delivery")
-            settled = {copy.recipient for copy, _, _ in done}
-            recipients_now = tuple(replace(r, state=RecipientState.DELIVERED) if r.id in settled else r
-                                   for r in queued.recipients)
-            return replace(queued, recipients=recipients_now), [change for _, _, change in done]
+            return queue_and_deliver(conn, prepared, qid, envelope, message_id, recipients, list(events), deliver,
+                                     received)
 
         queued, changes = await self._w.run(job)
         self._feed.publish(changes)
@@ -180,6 +225,54 @@ class SqliteQueue:
             return [m for m in (load_message(conn, i) for i in ids) if m is not None]
 
         return await self._r.run(job)
+
+    async def claim_due(self, now: datetime, limit: int, retry_after: Callable[[int], float]) -> list[QueuedMessage]:
+        """Due remote recipients, grouped by message, with their next attempt time already moved on."""
+        return await self._w.run(lambda c: claim(c, now.timestamp(), limit, retry_after))
+
+    async def settle(self, queue_id: str, results: list[AttemptResult], events: list[tuple[str, str]],
+                     notices: list[NewMessage] = (), deliver: Callable[[QueuedRecipient], bytes] | None = None
+                     ) -> list[QueuedMessage]:
+        """Records an attempt's results and queues the DSNs they call for, in one commit: a bounce
+        is never lost between the failure and its notice, and never sent twice."""
+        prepared = [(n, await self._blobs.prepare(n.content)) for n in notices]
+        received = datetime.now(UTC)
+
+        def job(conn: sqlite3.Connection) -> tuple[list[QueuedMessage], list[Change]]:
+            settle_results(conn, queue_id, results, events)
+            out, changes = [], []
+            for notice, blob in prepared:
+                queued, made = queue_and_deliver(conn, blob, new_queue_id(), notice.envelope, notice.message_id,
+                                                 list(notice.recipients), list(notice.events), deliver, received)
+                out.append(queued)
+                changes += made
+            return out, changes
+
+        queued, changes = await self._w.run(job)
+        self._feed.publish(changes)
+        return queued
+
+    async def retry_now(self, queue_id: str | None) -> int:
+        """Makes queued recipients due now (one message's, or every one's); how many."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            where, args = ("AND queue_id = ?", (queue_id,)) if queue_id else ("", ())
+            return conn.execute(f"UPDATE queue_recipients SET next_attempt = ? WHERE state = ? {where}",
+                                (time.time(), RecipientState.QUEUED.value, *args)).rowcount
+
+        return await self._w.run(job)
+
+    async def delete(self, queue_id: str) -> bool:
+        """Removes a message from the queue (its journey says so); False if there was none."""
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if not conn.execute("SELECT 1 FROM queue WHERE id = ?", (queue_id,)).fetchone():
+                return False
+            record_event(conn, queue_id, "deleted", "from the queue by the administrator")
+            conn.execute("DELETE FROM queue WHERE id = ?", (queue_id,))
+            return True
+
+        return await self._w.run(job)
 
     async def pending_local(self) -> list[QueuedMessage]:
         """Messages with local recipients still queued: what the MDA finishes after a restart."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from postoffice.store.feed import ChangeFeed
 from postoffice.store.sqlite.blobs import SqliteBlobs
 from postoffice.store.sqlite.directory import SqliteDirectory
+from postoffice.store.sqlite.dkim_keys import SqliteDkimKeys
 from postoffice.store.sqlite.engine import Readers, Writer, connect, migrate
 from postoffice.store.sqlite.journey import SqliteJourney
 from postoffice.store.sqlite.mailboxes import SqliteMailboxes
@@ -39,6 +40,7 @@ class SqliteStore:
         self.mailboxes = SqliteMailboxes(self.writer, self.readers, self.feed)
         self.queue = SqliteQueue(self.writer, self.readers, self.blobs, self.feed)
         self.journey = SqliteJourney(self.writer, self.readers)
+        self.dkim_keys = SqliteDkimKeys(self.writer, self.readers)
 
     def close(self) -> None:
         self.writer.close()
