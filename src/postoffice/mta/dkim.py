@@ -19,8 +19,8 @@ dkimpy does RSA in pure Python (`pow`, not constant time), needs PyNaCl (not a d
 Ed25519 operation, and takes t= from the clock with no way to pass it in.
 
 Left out: key rotation and publishing the TXT record (the operator's, with `txt_record`), ARC
-(RFC 8617), the l= body length (it lets anyone append to a signed body), x= expiry (not set), i= (it defaults
-to @d=), verifying more than the topmost signature, and DMARC alignment.
+(RFC 8617), the l= body length (it lets anyone append to a signed body), x= expiry (not set),
+i= (it defaults to @d=), verifying more than the topmost signature, and DMARC alignment.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def verify(message: bytes, dnsfunc: Callable[[bytes], bytes | str | None]) -> bo
     """
     try:
         return bool(_Verifier(message).verify(dnsfunc=lambda name, timeout=5: dnsfunc(name)))
-    except dkim.DKIMException:
+    except (dkim.DKIMException, ValueError):  # PyNaCl's errors for a key of the wrong kind are ValueErrors
         return False
 
 
