@@ -154,23 +154,24 @@ def test_a_recipient_that_never_succeeds_is_bounced_when_its_lifetime_ends(tmp_p
     assert b"Action: failed" in bounce and b"Status: 4.4.7" in bounce  # RFC 3463: delivery time expired
 
 
-def test_bounces_are_never_sent_to_the_null_sender(tmp_path, remote):
+def test_a_bounce_that_cannot_be_delivered_is_held_not_bounced(tmp_path, remote, cli):
+    # RFC 5321 §4.5.5, RFC 3461 §6.2: never a DSN to the null sender
     data_dir = tmp_path / "data"
     provision(data_dir)
+    assert cli("alias", "add", "fwd@example.test", "gone@remote.test", "--data-dir", str(data_dir)).code == 0
     remote.handler.script.rcpt["gone@remote.test"] = "550 5.1.1 gone"
     server = start_server(data_dir, config(remote))
     try:
-        host, port = server.listeners["submission"]
-        # a bounce arriving here for a remote address: relayed from <>; its failure is held, not bounced
-        with smtplib.SMTP(host, port) as smtp:
-            smtp.starttls(context=client_tls())
-            smtp.login("alice@example.test", "alice-secret")
-            smtp.sendmail("alice@example.test", ["gone@remote.test"],
-                          b"From: alice@example.test\r\nSubject: first\r\n\r\nx\r\n")
-        [bounce] = inbox(data_dir, "alice@example.test", expect=1)
-        assert b"gone@remote.test" in bounce
+        host, port = server.listeners["smtp"]
+        with smtplib.SMTP(host, port) as smtp:  # a bounce from elsewhere, forwarded by our alias
+            smtp.sendmail("", ["fwd@example.test"], b"From: MAILER-DAEMON@elsewhere.test\r\nSubject: a bounce\r\n\r\nx\r\n")
+        listing = wait_for(lambda: (out := cli("queue", "list", "--data-dir", str(data_dir)).out) and "held" in out
+                           and out, what="the message to be held")
     finally:
         server.stop()
+    assert "held      gone@remote.test" in listing and "550 5.1.1 gone" in listing
+    for user in ("alice@example.test", "bob@example.test", "carol@example.test"):
+        assert inbox(data_dir, user) == []  # no bounce of the bounce anywhere
 
 
 def test_sigkill_during_outbound_delivery_of_100_messages(tmp_path, remote):
@@ -202,3 +203,19 @@ def test_sigkill_during_outbound_delivery_of_100_messages(tmp_path, remote):
         server.stop()
     duplicates = len(remote.handler.received) - 100
     assert duplicates <= 10, f"{duplicates} duplicates: more than the connections in flight at the kill"
+
+
+def test_a_delay_notice_goes_once_when_mail_waits_too_long(tmp_path, remote):
+    # RFC 3461 §4.1: without NOTIFY, delays are reported; once, not at every attempt
+    data_dir = tmp_path / "data"
+    provision(data_dir)
+    remote.handler.script.always_data = "451 4.4.5 busy"
+    server = start_server(data_dir, config(remote, "delay_notice_s = 1", retry="[0.5]"))
+    try:
+        submit(server, ["dave@remote.test"], "slow")
+        [notice] = inbox(data_dir, "alice@example.test", expect=1, timeout=30)
+        wait_for(lambda: remote.handler.attempts >= 5, what="more attempts after the notice")
+        assert len(inbox(data_dir, "alice@example.test")) == 1
+    finally:
+        server.stop()
+    assert b"Action: delayed" in notice and b"Will-Retry-Until:" in notice and b"Subject: Delayed Mail" in notice
