@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -179,9 +180,8 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
         s.stop()
 
 
-def client_tls() -> "ssl.SSLContext":
+def client_tls() -> ssl.SSLContext:
     """Clients trust our self-signed test certificate without checking it."""
-    import ssl
 
     ctx = ssl.create_default_context()
     ctx.check_hostname = False

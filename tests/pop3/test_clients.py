@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import poplib
-import secrets
 import smtplib
 import subprocess
 import time
@@ -16,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_CONFIG, client_tls, inbox, provision, start_server
+from tests.scram import ScramClient, b64
 
 
 def deliver_many(server, to: str, count: int, tag: str) -> None:
@@ -99,11 +97,6 @@ def test_trace_shows_retrieval_and_deletion(server, cli):
     assert "by POP3 as carol@example.test" in out
 
 
-def scram_client_first(user: str) -> tuple[str, str]:
-    nonce = secrets.token_urlsafe(18)
-    return nonce, f"n={user},r={nonce}"
-
-
 def test_auth_plain_and_scram_sha_256(server):
     # RFC 5034 §4 with SASL-IR; RFC 7677 over POP3
     deliver_many(server, "bob@example.test", 1, "sasl")
@@ -114,22 +107,13 @@ def test_auth_plain_and_scram_sha_256(server):
     assert pop.stat()[0] == 1
     pop.quit()
     pop = poplib.POP3_SSL(host, port, context=client_tls(), timeout=20)
-    user, password = "bob@example.test", "bob-secret"
-    nonce, first_bare = scram_client_first(user)
-    pop._putcmd("AUTH SCRAM-SHA-256 " + base64.b64encode(f"n,,{first_bare}".encode()).decode())
+    scram = ScramClient("bob@example.test", "bob-secret")
+    pop._putcmd("AUTH SCRAM-SHA-256 " + b64(scram.first()))
     line = pop._getline()[0]
     assert line.startswith(b"+ ")
-    server_first = base64.b64decode(line[2:]).decode()
-    fields = dict(item.split("=", 1) for item in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
-    client_key = hmac.digest(salted, b"Client Key", "sha256")
-    final_bare = f"c=biws,r={fields['r']}"
-    auth_message = f"{first_bare},{server_first},{final_bare}".encode()
-    signature = hmac.digest(hashlib.sha256(client_key).digest(), auth_message, "sha256")
-    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature))).decode()
-    pop._putcmd(base64.b64encode(f"{final_bare},p={proof}".encode()).decode())
+    pop._putcmd(b64(scram.final(base64.b64decode(line[2:]))))
     line = pop._getline()[0]
-    assert line.startswith(b"+ ") and base64.b64decode(line[2:]).startswith(b"v=")
+    assert line.startswith(b"+ ") and base64.b64decode(line[2:]) == scram.expected_server_signature
     pop._putcmd("")
     assert pop._getline()[0].startswith(b"+OK")
     assert pop.stat()[0] == 1

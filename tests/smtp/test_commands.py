@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postoffice.smtp import replies
 from postoffice.smtp.wire import (
     MAX_COMMAND_LINE,
     Auth,

@@ -1,6 +1,5 @@
 """The message data: the DATA phase (dot-stuffing, the end, the smuggling defence) and BDAT chunks."""
 
-import re
 from unittest import mock
 
 import pytest

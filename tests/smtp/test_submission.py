@@ -8,6 +8,7 @@ import smtplib
 import pytest
 
 from tests.conftest import client_tls, inbox
+from tests.scram import ScramClient, b64
 from tests.smtp.raw import RawSmtp
 
 
@@ -92,33 +93,16 @@ def test_auth_mechanisms_with_smtplib(mail_server, mechanism):
 
 def test_scram_sha_256_over_smtp(mail_server):
     # RFC 5802 §5 / RFC 7677 over RFC 4954: the server-final message comes as a 334 challenge
-    import hashlib
-    import hmac
-    import secrets
-
     host, port = mail_server.listeners["submission"]
-    user, password = "bob@example.test", "bob-secret"
-    nonce = secrets.token_urlsafe(18)
+    scram = ScramClient("bob@example.test", "bob-secret")
     with RawSmtp(host, port) as c:
         c.ehlo()
         c.starttls()
         c.command("EHLO client.test")
-        first_bare = f"n={user},r={nonce}"
-        code, challenge = c.command("AUTH SCRAM-SHA-256 " + base64.b64encode(f"n,,{first_bare}".encode()).decode())
+        code, challenge = c.command("AUTH SCRAM-SHA-256 " + b64(scram.first()))
         assert code == 334
-        server_first = base64.b64decode(challenge).decode()
-        fields = dict(item.split("=", 1) for item in server_first.split(","))
-        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
-        client_key = hmac.digest(salted, b"Client Key", "sha256")
-        final_bare = f"c=biws,r={fields['r']}"
-        auth_message = f"{first_bare},{server_first},{final_bare}".encode()
-        signature = hmac.digest(hashlib.sha256(client_key).digest(), auth_message, "sha256")
-        proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature))).decode()
-        code, challenge = c.command(base64.b64encode(f"{final_bare},p={proof}".encode()).decode())
-        assert code == 334
-        server_key = hmac.digest(salted, b"Server Key", "sha256")
-        expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha256")).decode()
-        assert base64.b64decode(challenge).decode() == f"v={expected}"
+        code, challenge = c.command(b64(scram.final(base64.b64decode(challenge))))
+        assert code == 334 and base64.b64decode(challenge) == scram.expected_server_signature
         assert c.command("")[0] == 235
 
 

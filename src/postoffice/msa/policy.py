@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from postoffice.addresses import BadAddress, normalize_address
+from postoffice.auth.accounts import credentials_of
 from postoffice.auth.sasl import MECHANISMS
 from postoffice.msa.fixup import SenderRefused, fix_up
 from postoffice.mta.queue import Accepted, QueueDelivery, envelope_of
@@ -48,11 +49,7 @@ class SubmissionPolicy:
         return None if self._plaintext_allowed(session) else replies.STARTTLS_REQUIRED
 
     async def lookup(self, identity: str) -> Any:
-        try:
-            account = await self.store.directory.find_account(normalize_address(identity))
-        except BadAddress:
-            return None
-        return account.credentials if account else None
+        return await credentials_of(self.store, identity)
 
     async def check_mail(self, session: SmtpSession, cmd: MailFrom) -> Reply | None:
         sendable = await self.store.directory.sendable_addresses(session.authenticated_as)

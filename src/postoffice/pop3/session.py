@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from postoffice.addresses import BadAddress, normalize_address
+from postoffice.addresses import normalize_address
 from postoffice.auth import sasl
+from postoffice.auth.accounts import credentials_of
 from postoffice.auth.passwords import verify_password_async
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.pop3 import replies
@@ -299,11 +300,7 @@ class Pop3Session:
         return await self._failed(None)
 
     async def _lookup(self, identity: str) -> Any:
-        try:
-            account = await self.store.directory.find_account(normalize_address(identity))
-        except BadAddress:
-            return None
-        return account.credentials if account else None
+        return await credentials_of(self.store, identity)
 
     async def _failed(self, user: str | None) -> Outcome:
         if self.throttle is not None:
