@@ -218,3 +218,32 @@ def test_a_delay_notice_goes_once_when_mail_waits_too_long(tmp_path, remote):
     finally:
         server.stop()
     assert b"Action: delayed" in notice and b"Will-Retry-Until:" in notice and b"Subject: Delayed Mail" in notice
+
+
+def test_smtputf8_mail_to_a_server_without_it_fails_for_good(tmp_path):
+    # RFC 6531 §3.5: no downgrade of a non-ASCII address; the sender hears why (X.6.7)
+    from aiosmtpd.controller import Controller
+
+    from tests.mta.remote import Handler, free_port
+
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    data_dir = tmp_path / "data"
+    provision(data_dir)
+    server = start_server(data_dir, TEST_CONFIG + f'[relay]\nroutes = {{ "remote.test" = "127.0.0.1:{port}" }}\n'
+                          "[queue]\nscan_interval_s = 0.2\n")
+    try:
+        host, sport = server.listeners["submission"]
+        with smtplib.SMTP(host, sport) as smtp:
+            smtp.starttls(context=client_tls())
+            smtp.login("alice@example.test", "alice-secret")
+            smtp.sendmail("alice@example.test", ["jörg@remote.test"],
+                          "From: alice@example.test\r\nSubject: Grüße\r\n\r\nHallo.\r\n".encode(),
+                          mail_options=["SMTPUTF8"])
+        [bounce] = inbox(data_dir, "alice@example.test", expect=1)
+    finally:
+        server.stop()
+        controller.stop()
+    assert handler.received == [] and b"Status: 5.6.7" in bounce
