@@ -247,3 +247,34 @@ def test_smtputf8_mail_to_a_server_without_it_fails_for_good(tmp_path):
         server.stop()
         controller.stop()
     assert handler.received == [] and b"Status: 5.6.7" in bounce
+
+
+def test_smarthost_with_auth(tmp_path):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.mta.remote import Handler, free_port
+
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"relayuser", b"relaypass")
+        logins.append((mechanism, ok))
+        return AuthResult(success=ok)
+
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False)
+    controller.start()
+    data_dir = tmp_path / "data"
+    provision(data_dir)
+    server = start_server(data_dir, TEST_CONFIG + f'[relay]\nsmarthost = "127.0.0.1:{port}"\nusername = "relayuser"\n'
+                          'password = "relaypass"\n[queue]\nscan_interval_s = 0.2\n')
+    try:
+        submit(server, ["someone@anywhere.test"], "via the smarthost")
+        got = wait_for(lambda: handler.received, what="the smarthost to receive it")[0]
+    finally:
+        server.stop()
+        controller.stop()
+    assert got.recipients == ["someone@anywhere.test"] and logins and all(ok for _, ok in logins)

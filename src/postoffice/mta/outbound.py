@@ -194,7 +194,9 @@ class Outbound:
 
     async def _send(self, client: aiosmtplib.SMTP, hop: Hop, message: QueuedMessage,
                     recipients: list[QueuedRecipient]) -> list[Outcome]:
-        host = f"{hop.host}:{hop.port}" + (" with TLS" if getattr(client, "used_tls", False) else "")
+        peer = client.transport.get_extra_info("peername") if client.transport else None
+        address = f" [{peer[0]}]" if peer and peer[0] != hop.host else ""
+        host = f"{hop.host}{address}:{hop.port} ({hop.via}" + (", TLS)" if getattr(client, "used_tls", False) else ", no TLS)")
         envelope = message.envelope
         content = await self.store.blobs.read(message.blob)
         if self.signer is not None:
@@ -262,7 +264,7 @@ class Outbound:
         for o in outcomes:
             r = o.recipient
             report = RecipientReport(final_recipient=r.address, original_recipient=r.orcpt, action="failed",
-                                     status=o.status, remote_mta=o.host.split(":")[0] or None,
+                                     status=o.status, remote_mta=o.host.split(" ")[0].split(":")[0] or None,
                                      diagnostic=o.reply if o.reply[:3].isdigit() else None, last_attempt=now)
             if o.permanent is None:
                 results.append(AttemptResult(r.id, RecipientState.DELIVERED, o.reply, o.host))
