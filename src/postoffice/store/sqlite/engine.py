@@ -32,6 +32,7 @@ T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
 
 BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -84,11 +85,30 @@ class Writer:
 
     def __init__(self, path: Path, *, group_commit: bool = True, max_group: int = 256) -> None:
         self._conn = connect(path)
+        # Checkpoints (copying the WAL back into the database, with an fsync) would otherwise run
+        # inside some unlucky commit and stall every client waiting on it; a thread of their own
+        # does them instead, without blocking the writer (PASSIVE).
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._jobs: queue.SimpleQueue[tuple[Job[Any], concurrent.futures.Future[Any]] | None] = queue.SimpleQueue()
         self._max_group = max_group if group_commit else 1
         self.commits = 0  # for the benchmark: transactions committed
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoints, args=(path,), name="store-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoints(self, path: Path) -> None:
+        conn = connect(path)
+        try:
+            while not self._stop.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.warning("store: checkpoint failed; trying again later", exc_info=True)
+        finally:
+            conn.close()
 
     def submit(self, job: Job[T]) -> concurrent.futures.Future[T]:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -99,6 +119,8 @@ class Writer:
         return await asyncio.wrap_future(self.submit(job))
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join()
         self._jobs.put(None)
         self._thread.join()
         try:  # fold the WAL back into the database, so a stopped store is one file
