@@ -274,3 +274,16 @@ def test_local_delivery_is_exactly_once_and_settles_the_queue(with_store):
         assert stages == ["queued", "delivered", "delivered"]
 
     with_store(body)
+
+
+def test_deleting_a_user_takes_it_out_of_aliases(with_store):
+    async def body(store):
+        await make_account(store, "alice@example.test")
+        await make_account(store, "bob@example.test")
+        await store.directory.add_alias("team@example.test", ["alice@example.test", "bob@example.test"])
+        await store.directory.add_alias("solo@example.test", ["alice@example.test"])
+        await store.directory.delete_account("alice@example.test")
+        assert (await store.directory.find_alias("team@example.test")).targets == ("bob@example.test",)
+        assert await store.directory.find_alias("solo@example.test") is None
+
+    with_store(body)

@@ -105,10 +105,16 @@ class SqliteDirectory:
         await self._w.run(job)
 
     async def delete_account(self, address: str) -> None:
+        """Deletes the account with its mailboxes, and takes its addresses out of every alias (an
+        alias left without targets goes too), so nothing keeps routing mail to it."""
+
         def job(conn: sqlite3.Connection) -> None:
+            own = [r[0] for r in conn.execute(
+                "SELECT x.address FROM addresses x JOIN accounts a ON a.id = x.account WHERE a.address = ?", (address,))]
             cur = conn.execute("DELETE FROM accounts WHERE address = ?", (address,))
             if cur.rowcount == 0:
                 raise NotFound(f"no user {address}")
+            conn.executemany("DELETE FROM aliases WHERE target = ?", [(a,) for a in own])
 
         await self._w.run(job)
 
