@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Machines here are shared and noisy: a slow example is not a failure (no per-example deadline).
+settings.register_profile("postoffice", deadline=None)
+settings.load_profile("postoffice")
 
 REPO = Path(__file__).resolve().parent.parent
 POSTOFFICE = str(Path(sys.executable).with_name("postoffice"))
