@@ -201,7 +201,9 @@ def test_sigkill_during_outbound_delivery_of_100_messages(tmp_path, remote):
     finally:
         server.stop()
     duplicates = len(remote.handler.received) - 100
-    assert duplicates <= 10, f"{duplicates} duplicates: more than the connections in flight at the kill"
+    # each message is settled as soon as its DATA is answered: only those in flight at the kill (one per
+    # connection, at most queue.per_destination = 4) can arrive twice
+    assert duplicates <= 4, f"{duplicates} duplicates: more than the connections in flight at the kill"
 
 
 def test_a_delay_notice_goes_once_when_mail_waits_too_long(tmp_path, remote):

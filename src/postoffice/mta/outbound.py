@@ -133,26 +133,35 @@ class Outbound:
 
     async def _destination(self, domain: str, work: list[tuple[QueuedMessage, list[QueuedRecipient]]]) -> None:
         async with self.total, self.per_destination[domain]:
+            settled: set[str] = set()
+
+            async def settle(message: QueuedMessage, outcomes: list[Outcome]) -> None:
+                settled.add(message.queue_id)
+                try:
+                    await self._settle(message, outcomes)
+                except Exception:
+                    log.exception("outbound: results for %s not recorded; the recipients stay due", message.queue_id)
+
             try:
-                outcomes = await self._deliver_domain(domain, work)
+                await self._deliver_domain(domain, work, settle)
             except Exception as e:  # an error of unknown kind is temporary
                 log.exception("outbound: delivery to %s failed", domain)
-                outcomes = {m.queue_id: [Outcome(r, False, f"local error: {type(e).__name__}", "4.3.0")
-                                         for r in rs] for m, rs in work}
-        for message, _ in work:
-            try:
-                await self._settle(message, outcomes.get(message.queue_id, []))
-            except Exception:
-                log.exception("outbound: results for %s not recorded; the recipients stay due", message.queue_id)
+                for m, rs in work:
+                    if m.queue_id not in settled:
+                        await settle(m, [Outcome(r, False, f"local error: {type(e).__name__}", "4.3.0") for r in rs])
 
     # --- one destination -----------------------------------------------------------------------
 
-    async def _deliver_domain(self, domain: str, work: list[tuple[QueuedMessage, list[QueuedRecipient]]]
-                              ) -> dict[str, list[Outcome]]:
+    async def _deliver_domain(self, domain: str, work: list[tuple[QueuedMessage, list[QueuedRecipient]]],
+                              settle: Callable[[QueuedMessage, list[Outcome]], Awaitable[None]]) -> None:
+        """Delivers the work for one domain; each message's results are written as soon as its DATA
+        is answered, so that a crash later in the connection cannot make it go twice."""
         try:
             hops = await next_hops(domain, self.config.relay, resolver=self.resolver)
         except NoRoute as e:
-            return {m.queue_id: [Outcome(r, e.permanent, str(e), e.status) for r in rs] for m, rs in work}
+            for m, rs in work:
+                await settle(m, [Outcome(r, e.permanent, str(e), e.status) for r in rs])
+            return
         last_error = "no host answered"
         for hop in hops:
             try:
@@ -162,13 +171,16 @@ class Outbound:
                 log.info("outbound: %s", last_error)
                 continue
             try:
-                return {m.queue_id: await self._send(client, hop, m, rs) for m, rs in work}
+                for m, rs in work:
+                    await settle(m, await self._send(client, hop, m, rs))
+                return
             finally:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
-        return {m.queue_id: [Outcome(r, False, last_error, "4.4.1") for r in rs] for m, rs in work}
+        for m, rs in work:
+            await settle(m, [Outcome(r, False, last_error, "4.4.1") for r in rs])
 
     async def _connect(self, hop: Hop) -> aiosmtplib.SMTP:
         relay = self.config.relay
