@@ -89,6 +89,14 @@ class Pop3:
 
 
 @dataclass(frozen=True, slots=True)
+class Imap:
+    plaintext_auth: str = setting("loopback", "LOGIN and AUTHENTICATE before TLS: never, loopback or always")
+    idle_timeout_s: float = setting(1800.0, "a silent client is logged out after this (RFC 9051 §5.4: at least 30 minutes)")
+    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections: int = setting(1000, "simultaneous connections on one listener")
+
+
+@dataclass(frozen=True, slots=True)
 class Mta:
     recipient_delimiter: str = setting("+", "plus-addressing: user+tag@domain goes to user@domain; empty turns it off")
 
@@ -130,6 +138,7 @@ class Config:
     submission: Submission = section(Submission, "the MSA: submission and submissions")
     mta: Mta = section(Mta, "receiving and routing")
     pop3: Pop3 = section(Pop3, "the POP3 server")
+    imap: Imap = section(Imap, "the IMAP server")
     relay: Relay = section(Relay, "outgoing mail: where it goes")
     queue: Queue = section(Queue, "outgoing mail: retries, bounces, concurrency")
 
@@ -253,12 +262,14 @@ def _check(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: 'smtp.{f.name}' must be above 0")
     if config.smtp.max_line_bytes < 78 or config.smtp.max_command_bytes < 512:
         raise ConfigError(f"{where}: 'smtp.max_line_bytes' must be at least 78 and 'smtp.max_command_bytes' at least 512")
-    for name, value in (("submission", config.submission.plaintext_auth), ("pop3", config.pop3.plaintext_auth)):
+    for name, value in (("submission", config.submission.plaintext_auth), ("pop3", config.pop3.plaintext_auth),
+                        ("imap", config.imap.plaintext_auth)):
         if value not in PLAINTEXT_AUTH:
             raise ConfigError(f"{where}: '{name}.plaintext_auth' must be one of {', '.join(PLAINTEXT_AUTH)}")
-    for f in dataclasses.fields(Pop3):
-        if f.name != "plaintext_auth" and getattr(config.pop3, f.name) <= 0:
-            raise ConfigError(f"{where}: 'pop3.{f.name}' must be above 0")
+    for section_name, section_cls in (("pop3", Pop3), ("imap", Imap)):
+        for f in dataclasses.fields(section_cls):
+            if f.name != "plaintext_auth" and getattr(getattr(config, section_name), f.name) <= 0:
+                raise ConfigError(f"{where}: '{section_name}.{f.name}' must be above 0")
     for name, value in [("relay.smarthost", config.relay.smarthost),
                         *((f"relay.routes.{d}", v) for d, v in config.relay.routes.items())]:
         if value:

@@ -26,6 +26,7 @@ import uvicorn
 import postoffice
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Config, ConfigError, parse_address
+from postoffice.imap.listener import start_imap, start_imaps
 from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.listener import start_submission, start_submissions
 from postoffice.mta.listener import start_smtp
@@ -55,6 +56,8 @@ class Running:
     throttle: LoginThrottle
     outbound: Outbound
     pop3_locks: MaildropLocks = field(default_factory=MaildropLocks)
+    bound: dict[str, str] = field(default_factory=dict)
+    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def handoff(self, queued: QueuedMessage) -> None:
         """A message was just queued: the MDA retries what the commit could not deliver locally,
@@ -62,8 +65,6 @@ class Running:
         self.mda.deliver_soon(queued)
         if any(r.mailbox is None and r.state is RecipientState.QUEUED for r in queued.recipients):
             self.outbound.wake()
-    bound: dict[str, str] = field(default_factory=dict)
-    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def bind(address: str) -> socket.socket:
@@ -95,13 +96,15 @@ async def start_http(run: Running, sock: socket.socket) -> None:
     run.stoppers.append(stop)
 
 
-# name in [listen] -> starter; later stages add theirs (imap, ...).
+# name in [listen] -> starter.
 LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {
     "smtp": start_smtp,
     "submission": start_submission,
     "submissions": start_submissions,
     "pop3": start_pop3,
     "pop3s": start_pop3s,
+    "imap": start_imap,
+    "imaps": start_imaps,
     "http": start_http,
 }
 

@@ -1,0 +1,1 @@
+"""IMAP command families that grew their own modules (STYLE.md)."""

@@ -1,0 +1,218 @@
+"""FETCH, STORE and SEARCH (and their UID forms) on the selected mailbox: RFC 9051 §6.4.4-§6.4.6,
+§6.4.9; RFC 3501 §6.4.5 for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items.
+
+Messages are read per command from the store (`mailboxes.messages`), the parsed form and the
+bytes only when an item or a search key needs them. Numbers resolve against the session's view
+(`selected.py`), so a message expunged elsewhere but not yet reported keeps its number; FETCH sends
+nothing for it (RFC 9051 §7.5.2 allows NO or nothing).
+
+Left out (NO [CANNOT]): BINARY, BINARY.SIZE, MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, ESEARCH RETURN,
+SEARCH "$".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from postoffice.imap import fetch_data as fd
+from postoffice.imap import responses as r
+from postoffice.imap import search
+from postoffice.imap.wire import BodySection, Fetch, Search, Section, SequenceSet, Store
+from postoffice.store.api import FlagMode, StoredMessage
+
+if TYPE_CHECKING:
+    from postoffice.imap.session import ImapSession, Outcome
+
+_NEEDS_PARSED = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE"})
+_NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+# RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER], RFC822.TEXT is BODY[TEXT].
+_RFC822 = {"RFC822": (Section(), False), "RFC822.HEADER": (Section(text="HEADER"), True),
+           "RFC822.TEXT": (Section(text="TEXT"), False)}
+_MODES = {"+": FlagMode.ADD, "-": FlagMode.REMOVE, "": FlagMode.REPLACE}
+
+
+class BadSequence(Exception):
+    pass
+
+
+def _ok(tag: str, text: str, data: bytes = b"") -> Outcome:
+    from postoffice.imap.session import Outcome
+    return Outcome(data + r.tagged(tag, "OK", None, text))
+
+
+def _status(tag: str, status: str, code: r.Code | None, text: str) -> Outcome:
+    from postoffice.imap.session import Outcome
+    return Outcome(r.tagged(tag, status, code, text))
+
+
+async def run(session: ImapSession, cmd: Fetch | Store | Search) -> Outcome:
+    try:
+        match cmd:
+            case Fetch():
+                return await fetch(session, cmd)
+            case Store():
+                return await store(session, cmd)
+            case Search():
+                return await search_(session, cmd)
+    except BadSequence:
+        # RFC 9051 §9 seq-number: a number above the message count is the client's error.
+        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
+    raise TypeError(cmd)  # pragma: no cover
+
+
+def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+    """(seq, uid) of the messages `sequence` names, in the session's view, ascending."""
+    view = session.selected
+    if sequence.saved:
+        raise BadSequence
+    if uid:
+        # RFC 9051 §6.4.9: "*" is the largest UID in use; UIDs not in the mailbox are ignored.
+        largest = view.uids[-1] if view.uids else 0
+        return [(n, u) for n, u in enumerate(view.uids, 1) if sequence.contains(u, largest)]
+    found = []
+    for n in sequence.iter(view.exists):
+        if n > view.exists:
+            raise BadSequence
+        found.append((n, view.uids[n - 1]))
+    return found
+
+
+async def _messages(session: ImapSession) -> dict[int, StoredMessage]:
+    return {m.uid: m for m in await session.store.mailboxes.messages(session.selected.mailbox)}
+
+
+async def deleted_uids(session: ImapSession) -> list[int]:
+    return [uid for uid, m in (await _messages(session)).items() if "\\Deleted" in m.flags]
+
+
+# --- FETCH ---------------------------------------------------------------------------------------------
+
+async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
+    attrs = list(cmd.attributes)
+    if cmd.changedsince is not None or any(not isinstance(a, (str, BodySection)) or a == "MODSEQ" for a in attrs):
+        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+    if cmd.uid and "UID" not in attrs:
+        attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
+    wanted = targets(session, cmd.sequence, cmd.uid)
+    stored = await _messages(session)
+    view = session.selected
+    # RFC 3501 §6.4.5: a non-PEEK body fetch sets \Seen; the new FLAGS are part of the response.
+    marks_seen = not view.read_only and any(
+        (isinstance(a, BodySection) and not a.peek) or a in ("RFC822", "RFC822.TEXT") for a in attrs)
+    changed: set[int] = set()
+    if marks_seen:
+        unseen = [u for _, u in wanted if u in stored and "\\Seen" not in stored[u].flags]
+        if unseen:
+            for change in await session.store.mailboxes.set_flags(view.mailbox, unseen, frozenset({"\\Seen"}),
+                                                                   FlagMode.ADD):
+                m = stored[change.uid]
+                stored[change.uid] = StoredMessage(m.uid, change.modseq, change.flags, m.internaldate, m.size,
+                                                   m.blob, m.prefix, m.queue_id)
+                changed.add(change.uid)
+            session.drain_feed()
+            view.forget_flags(changed)
+    if changed and "FLAGS" not in attrs:
+        attrs.append("FLAGS")
+    out: list[bytes] = []
+    for seq, uid in wanted:
+        m = stored.get(uid)
+        if m is None or view.is_expunged(uid):
+            continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
+        out.append(r.fetch(seq, await _items(session, m, attrs)))
+    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+
+
+async def _items(session: ImapSession, m: StoredMessage, attrs: list[Any]) -> list[tuple[str, bytes]]:
+    blobs = session.store.blobs
+    parsed = raw = None
+    if any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs):
+        parsed = await blobs.parsed(m.blob)
+    if any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs):
+        raw = await blobs.read_message(m)
+    prefix = len(m.prefix)
+    items: list[tuple[str, bytes]] = []
+    for a in attrs:
+        match a:
+            case "UID":
+                items.append(("UID", r.number(m.uid)))
+            case "FLAGS":
+                items.append(("FLAGS", r.flag_list(m.flags - {"\\Recent"})))
+            case "INTERNALDATE":
+                items.append(("INTERNALDATE", fd.internal_date(m.internaldate)))
+            case "RFC822.SIZE":
+                items.append(("RFC822.SIZE", r.number(m.size)))
+            case "ENVELOPE":
+                items.append(("ENVELOPE", fd.envelope(parsed)))
+            case "BODY" | "BODYSTRUCTURE":
+                items.append((a, fd.body_structure(parsed, a == "BODYSTRUCTURE")))
+            case "RFC822" | "RFC822.HEADER" | "RFC822.TEXT":
+                section, _ = _RFC822[a]
+                data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
+                items.append((a, r.NIL if data is None else r.literal(data)))
+            case BodySection(section=section, partial=part):
+                data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
+                name = "BODY" + str(section)
+                if part is not None:
+                    name += f"<{part[0]}>"  # RFC 9051 §7.5.2: the origin only
+                    if data is not None:
+                        data = fd.partial(data, part[0], part[1])
+                items.append((name, r.NIL if data is None else r.literal(data)))
+    return items
+
+
+# --- STORE ---------------------------------------------------------------------------------------------
+
+async def store(session: ImapSession, cmd: Store) -> Outcome:
+    if cmd.unchangedsince is not None:
+        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+    view = session.selected
+    if view.read_only:
+        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    wanted = [(s, u) for s, u in targets(session, cmd.sequence, cmd.uid) if not view.is_expunged(u)]
+    flags = frozenset(cmd.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
+    changes = await session.store.mailboxes.set_flags(view.mailbox, [u for _, u in wanted], flags, _MODES[cmd.mode])
+    # Our own change comes back on the feed: drop it there, it is reported here (or not, .SILENT).
+    session.drain_feed()
+    view.forget_flags({u for _, u in wanted})
+    if cmd.silent:
+        return _ok(cmd.tag, f"{cmd.name} completed")
+    now = {c.uid: c.flags for c in changes}
+    unchanged = [u for _, u in wanted if u not in now]
+    if unchanged:  # RFC 9051 §6.4.6: the flags of every message stored to are reported
+        stored = await _messages(session)
+        now.update({u: stored[u].flags for u in unchanged if u in stored})
+    out = []
+    for seq, uid in wanted:
+        if uid in now:
+            items = [("FLAGS", r.flag_list(now[uid] - {"\\Recent"}))]
+            if cmd.uid:
+                items.append(("UID", r.number(uid)))
+            out.append(r.fetch(seq, items))
+    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+
+
+# --- SEARCH --------------------------------------------------------------------------------------------
+
+async def search_(session: ImapSession, cmd: Search) -> Outcome:
+    if cmd.returns is not None:
+        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+    if cmd.charset is not None and cmd.charset not in ("US-ASCII", "UTF-8"):
+        return _status(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
+    view = session.selected
+    need = search.needs(cmd.criteria)
+    stored = await _messages(session)
+    ctx = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0)
+    found = []
+    for seq, uid in enumerate(view.uids, 1):
+        m = stored.get(uid)
+        if m is None or view.is_expunged(uid):
+            continue
+        c = search.Candidate(seq, uid, m.flags, m.internaldate, m.size, m.modseq, prefix_len=len(m.prefix))
+        if search.PARSED in need:
+            c.parsed = await session.store.blobs.parsed(m.blob)
+        if search.RAW in need:
+            c.raw = await session.store.blobs.read_message(m)
+        if search.matches(cmd.criteria, c, ctx):
+            found.append(uid if cmd.uid else seq)
+    line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in found))
+    return _ok(cmd.tag, f"{cmd.name} completed", line)

@@ -1,0 +1,154 @@
+"""The IMAP listeners: 143 with STARTTLS and 993 with implicit TLS (RFC 8314); 2143 and 2993 by default.
+
+A thin edge over `net.LineConnection`: the buffer goes to `wire.parse_command` as it is, which
+says how much of it a command used, or that it needs more (and whether the client waits for a
+"+" before sending a synchronizing literal, RFC 9051 §4.3); a refused command's rest is dropped
+as the parser says (`BadCommand.drain`, `skip_line`). IDLE (RFC 2177) waits on the socket and on
+the selected mailbox's change feed at once. The session leaves the feed however the connection
+ends.
+
+No `[imap]` section exists in the configuration yet: the limits are the defaults below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from typing import Any
+
+from postoffice.config import Imap as ImapConfig
+from postoffice.imap import responses as r
+from postoffice.imap.session import ImapSession, Outcome, Then
+from postoffice.imap.wire import LIMITS, BadCommand, NeedMore, parse_auth_response, parse_command, parse_idle_done
+from postoffice.net import Closed, LineConnection, Listener, is_loopback
+
+TIMEOUT = r.untagged_status("BYE", None, "Autologout; idle for too long")
+SHUTTING_DOWN = r.untagged_status("BYE", r.UNAVAILABLE, "Server shutting down")
+TOO_MANY = r.untagged_status("BYE", r.UNAVAILABLE, "Too many connections")
+
+
+class Connection(LineConnection):
+    def __init__(self, listener: ImapListener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 session: ImapSession) -> None:
+        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s, max_line=LIMITS.max_line,
+                         timeout_reply=TIMEOUT)
+        self.listener, self.session = listener, session
+
+    async def run(self) -> None:
+        try:
+            await self.serve(self.session.greeting(), self.step)
+        finally:
+            await self.session.close()
+
+    async def step(self) -> None:
+        while True:
+            result, used = parse_command(self.buf, LIMITS)
+            if not isinstance(result, NeedMore):
+                break
+            if result.wants_continuation:
+                self.write(r.continuation("Ready"))  # RFC 9051 §7.6
+            await self.fill()
+        del self.buf[:used]
+        await self.act(await self.session.handle(result))
+        if isinstance(result, BadCommand):
+            await self.discard(result)
+
+    async def discard(self, bad: BadCommand) -> None:
+        """What the parser says is left of a refused command (RFC 7888 §4 choice 1)."""
+        if bad.drain:
+            await self.drop(bad.drain)
+        if bad.skip_line:
+            while (end := self.buf.find(b"\n")) < 0:
+                self.buf.clear()
+                await self.fill()
+            del self.buf[:end + 1]
+
+    async def act(self, outcome: Outcome) -> None:
+        self.write(outcome.data)
+        match outcome.then:
+            case Then.CLOSE:
+                raise Closed
+            case Then.START_TLS:
+                await self.start_tls(self.listener.tls_context)
+                self.session.tls_started()
+            case Then.READ_AUTH_LINE:
+                while True:
+                    result, used = parse_auth_response(self.buf, LIMITS)
+                    if not isinstance(result, NeedMore):
+                        break
+                    await self.fill()
+                del self.buf[:used]
+                await self.act(await self.session.auth_line(result))
+                if isinstance(result, BadCommand):
+                    await self.discard(result)
+            case Then.IDLE:
+                await self.idle()
+
+    async def idle(self) -> None:
+        """RFC 2177 §3: report changes as they come until the client's DONE."""
+        queue = self.session.feed
+        reading: asyncio.Task | None = None
+        getting: asyncio.Task | None = None
+        try:
+            while True:
+                result, used = parse_idle_done(self.buf, LIMITS, tag=self.session._pending_tag)
+                if not isinstance(result, NeedMore):
+                    del self.buf[:used]
+                    self.write(self.session.idle_done(result).data)
+                    if isinstance(result, BadCommand):
+                        await self.discard(result)
+                    return
+                await self.flush()
+                if reading is None:
+                    reading = asyncio.ensure_future(self.fill())
+                if queue is not None and getting is None:
+                    getting = asyncio.ensure_future(queue.get())
+                waiting = {t for t in (reading, getting) if t is not None}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if getting in done:
+                    self.session.selected.apply(getting.result())
+                    getting = None
+                    self.write(self.session.pending_updates(allow_expunge=True))
+                if reading in done:
+                    task, reading = reading, None
+                    task.result()  # Closed when the client went away or timed out
+        finally:
+            for task in (reading, getting):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+
+
+class ImapListener(Listener):
+    def __init__(self, *, store: Any, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
+                 implicit_tls: bool, throttle: Any) -> None:
+        super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls,
+                         max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
+                         too_many=TOO_MANY, goodbye=SHUTTING_DOWN)
+        self.store, self.hostname, self.config, self.throttle = store, hostname, config, throttle
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+        session = ImapSession(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
+                              throttle=self.throttle, plaintext_auth=self.config.plaintext_auth,
+                              tls_available=not self.implicit_tls, tls_active=self.implicit_tls)
+        conn = Connection(self, reader, writer, session)
+        self.track(conn)
+        await conn.run()
+
+
+async def _start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+    listener = ImapListener(store=run.store, hostname=run.config.server_name, config=run.config.imap, tls_context=run.tls,
+                            implicit_tls=implicit_tls, throttle=run.throttle)
+    await listener.start(sock)
+    run.stoppers.append(listener.stop)
+
+
+async def start_imap(run: Any, sock: socket.socket) -> None:
+    await _start(run, sock, implicit_tls=False)
+
+
+async def start_imaps(run: Any, sock: socket.socket) -> None:
+    await _start(run, sock, implicit_tls=True)

@@ -1,0 +1,397 @@
+"""The IMAP session: the state machine of RFC 3501 / RFC 9051 §3 for an IMAP4rev1 client, with
+LITERAL+ (RFC 7888), IDLE (RFC 2177) and UNSELECT (RFC 3691). It never touches a socket: the
+listener feeds it parsed commands and writes the bytes of its outcomes.
+
+States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what each accepts is
+`ACCEPTS`. FETCH, STORE and SEARCH live in `commands/messages.py`.
+
+Invariants:
+- the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
+  before the mailbox is read, so no change falls between the read and the subscription;
+- after every command the changes from the feed are reported, expunges only after commands that
+  do not use sequence numbers (RFC 9051 §7.5.1, RFC 3501 §7.4.1);
+- our own failures answer NO [SERVERBUG] (logged with the traceback), never a dropped connection.
+
+Left out, answered NO [CANNOT] "not implemented yet": CREATE, DELETE, RENAME, SUBSCRIBE,
+UNSUBSCRIBE, LSUB, NAMESPACE, STATUS, APPEND, ENABLE, ID, COPY, MOVE, UID EXPUNGE, extended LIST
+options, ESEARCH RETURN, BINARY, CONDSTORE. AUTHENTICATE offers PLAIN only, without SASL-IR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from postoffice.addresses import BadAddress, normalize_address
+from postoffice.auth import sasl
+from postoffice.auth.accounts import credentials_of
+from postoffice.auth.passwords import verify_password_async
+from postoffice.auth.throttle import LoginThrottle
+from postoffice.imap import responses as r
+from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
+from postoffice.imap.wire import (
+    AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Done, Examine, Expunge as ExpungeCmd,
+    Fetch, Idle, List, Login, Logout, Noop, Search, Select, StartTls, Store, Unselect,
+)
+
+log = logging.getLogger(__name__)
+
+DELIMITER = "/"
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not-authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+_ANY = frozenset({"CAPABILITY", "NOOP", "LOGOUT"})
+_AUTHENTICATED = _ANY | frozenset({
+    "SELECT", "EXAMINE", "LIST", "IDLE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LSUB",
+    "NAMESPACE", "STATUS", "APPEND", "ENABLE", "ID",
+})
+ACCEPTS: dict[State, frozenset[str]] = {
+    State.NOT_AUTHENTICATED: _ANY | frozenset({"STARTTLS", "LOGIN", "AUTHENTICATE", "ID"}),
+    State.AUTHENTICATED: _AUTHENTICATED,
+    State.SELECTED: _AUTHENTICATED | frozenset({
+        "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH", "COPY", "MOVE",
+    }),
+    State.LOGOUT: frozenset(),
+}
+# RFC 9051 §7.5.1, RFC 3501 §7.4.1: no EXPUNGE while a command using sequence numbers runs.
+_NO_EXPUNGE_AFTER = frozenset({"FETCH", "STORE", "SEARCH", "COPY", "MOVE"})
+
+
+class Then(enum.Enum):
+    NOTHING = "nothing"
+    READ_AUTH_LINE = "read-auth-line"
+    START_TLS = "start-tls"
+    IDLE = "idle"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    data: bytes  # every response line of the command, untagged ones first
+    then: Then = Then.NOTHING
+
+
+class Refused(Exception):
+    """A command refused deep down: the tagged status, its code and text."""
+
+    def __init__(self, status: str, code: r.Code | None, text: str) -> None:
+        super().__init__(text)
+        self.status, self.code, self.text = status, code, text
+
+
+@dataclass
+class ImapSession:
+    store: Any
+    hostname: str
+    client_ip: str
+    is_loopback: bool
+    throttle: LoginThrottle | None = None
+    plaintext_auth: str = "loopback"
+    tls_available: bool = True
+    tls_active: bool = False
+    state: State = State.NOT_AUTHENTICATED
+    account: int | None = None
+    address: str | None = None
+    selected: SelectedMailbox | None = None
+    feed: asyncio.Queue | None = None  # the selected mailbox's change feed
+    _feed_cm: Any = None
+    _sasl: sasl.SaslExchange | None = None
+    _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
+    sleep: Any = asyncio.sleep
+
+    def greeting(self) -> bytes:
+        return r.untagged_status("OK", r.capability_code(self.capabilities()), f"{self.hostname} IMAP4rev1 ready")
+
+    # --- the command loop ----------------------------------------------------------------------------
+
+    async def handle(self, cmd: Command | BadCommand) -> Outcome:
+        """The outcome of one command; never raises."""
+        if isinstance(cmd, BadCommand):
+            code = r.Code(cmd.code) if cmd.code else None
+            if cmd.tag is None:
+                return Outcome(r.untagged_status("BAD", code, cmd.text))
+            return Outcome(r.tagged(cmd.tag, "BAD", code, cmd.text))
+        name = cmd.name
+        if name not in ACCEPTS[self.state]:
+            return Outcome(r.tagged(cmd.tag, "BAD", None, f"{name} not allowed now"))
+        try:
+            outcome = await self._dispatch(cmd)
+        except Refused as e:
+            outcome = Outcome(r.tagged(cmd.tag, e.status, e.code, e.text))
+        except Exception:
+            log.exception("imap: %s failed for %s", name, self.client_ip)
+            outcome = Outcome(r.tagged(cmd.tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+        if outcome.then in (Then.NOTHING, Then.IDLE) and self.selected is not None:
+            uid_form = getattr(cmd, "uid", False)
+            allow = name not in _NO_EXPUNGE_AFTER or uid_form
+            try:
+                outcome = Outcome(self.pending_updates(allow_expunge=allow) + outcome.data, outcome.then)
+            except Exception:
+                log.exception("imap: updates failed for %s", self.client_ip)
+        return outcome
+
+    def pending_updates(self, *, allow_expunge: bool = True) -> bytes:
+        """The untagged responses for what changed elsewhere (selected.py decides what is due)."""
+        if self.selected is None:
+            return b""
+        self.drain_feed()
+        return b"".join(encode_update(u) for u in self.selected.updates(allow_expunge=allow_expunge))
+
+    def drain_feed(self) -> None:
+        while self.feed is not None and not self.feed.empty():
+            self.selected.apply(self.feed.get_nowait())
+
+    async def _dispatch(self, cmd: Command) -> Outcome:
+        match cmd:
+            case Capability():
+                return self._ok(cmd.tag, "CAPABILITY completed", r.untagged("CAPABILITY " + " ".join(self.capabilities())))
+            case Noop() | Check():
+                return self._ok(cmd.tag, f"{cmd.name} completed")
+            case Logout():
+                # RFC 9051 §6.1.3: BYE first, then the tagged OK, then the server closes.
+                self.state = State.LOGOUT
+                await self.close()
+                return Outcome(r.untagged_status("BYE", None, "Logging out")
+                               + r.tagged(cmd.tag, "OK", None, "LOGOUT completed"), Then.CLOSE)
+            case StartTls():
+                if self.tls_active or not self.tls_available:
+                    return Outcome(r.tagged(cmd.tag, "BAD", None, "TLS is already active"))
+                return Outcome(r.tagged(cmd.tag, "OK", None, "Begin TLS negotiation now"), Then.START_TLS)
+            case Login():
+                return await self._login(cmd)
+            case Authenticate():
+                return await self._authenticate(cmd)
+            case Select() | Examine():
+                return await self._select(cmd)
+            case List():
+                return await self._list(cmd)
+            case Close() | Unselect():
+                if isinstance(cmd, Close) and not self.selected.read_only:
+                    # RFC 9051 §6.4.1: CLOSE expunges \Deleted silently (no EXPUNGE responses).
+                    from postoffice.imap.commands.messages import deleted_uids
+                    uids = await deleted_uids(self)
+                    if uids:
+                        await self.store.mailboxes.expunge(self.selected.mailbox, uids)
+                await self._deselect()
+                return Outcome(r.tagged(cmd.tag, "OK", None, f"{cmd.name} completed"))
+            case ExpungeCmd():
+                return await self._expunge(cmd)
+            case Fetch() | Store() | Search():
+                from postoffice.imap.commands import messages
+                return await messages.run(self, cmd)
+            case Idle():
+                # RFC 2177 §3: a continuation, then updates as they come, until DONE.
+                self._pending_tag = cmd.tag
+                return Outcome(r.continuation("idling"), Then.IDLE)
+        return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
+
+    def idle_done(self, done: Done | BadCommand) -> Outcome:
+        tag, self._pending_tag = self._pending_tag, ""
+        if isinstance(done, BadCommand):
+            return Outcome(r.tagged(tag, "BAD", None, "Expected DONE"))
+        return Outcome(self.pending_updates() + r.tagged(tag, "OK", None, "IDLE terminated"))
+
+    def _ok(self, tag: str, text: str, data: bytes = b"", code: r.Code | None = None) -> Outcome:
+        return Outcome(data + r.tagged(tag, "OK", code, text))
+
+    async def close(self) -> None:
+        """The connection ended, however it ended: leave the change feed."""
+        await self._deselect()
+
+    # --- not authenticated ---------------------------------------------------------------------------
+
+    def _plaintext_allowed(self) -> bool:
+        return (self.tls_active or self.plaintext_auth == "always"
+                or (self.plaintext_auth == "loopback" and self.is_loopback))
+
+    def capabilities(self) -> list[str]:
+        """RFC 9051 §7.2.2: only what works now."""
+        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT"]
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.tls_available and not self.tls_active:
+                caps.append("STARTTLS")
+            if self._plaintext_allowed():
+                caps.append("AUTH=PLAIN")
+            else:
+                caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3
+        return caps
+
+    def tls_started(self) -> None:
+        self.tls_active = True
+
+    async def _login(self, cmd: Login) -> Outcome:
+        if not self._plaintext_allowed():
+            return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
+        credentials = await self._credentials(cmd.userid)
+        if credentials is None or not await verify_password_async(credentials, cmd.password):
+            return await self._failed(cmd.tag, cmd.userid)
+        return await self._open(cmd.tag, cmd.userid)
+
+    async def _credentials(self, identity: str) -> Any:
+        return await credentials_of(self.store, identity)
+
+    async def _authenticate(self, cmd: Authenticate) -> Outcome:
+        if not self._plaintext_allowed():
+            return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
+        if cmd.mechanism != "PLAIN":
+            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "Unsupported mechanism"))
+        if cmd.initial_response is not None:  # RFC 4959 §3: SASL-IR is not advertised
+            return Outcome(r.tagged(cmd.tag, "BAD", None, "SASL-IR is not supported"))
+        self._pending_tag = cmd.tag
+        return await self._sasl_step(sasl.start("PLAIN", self._credentials), None)
+
+    async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
+        """The client's answer to a challenge (RFC 9051 §6.2.2)."""
+        exchange, self._sasl = self._sasl, None
+        tag = self._pending_tag
+        if isinstance(response, BadCommand) or exchange is None:
+            return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+        if response.data is None:
+            return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
+        try:
+            return await self._sasl_step(exchange, response.data)
+        except Exception:
+            log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
+            return Outcome(r.tagged(tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+
+    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
+        step = await exchange.step(response)
+        tag = self._pending_tag
+        if isinstance(step, sasl.Challenge):
+            self._sasl = exchange
+            return Outcome(r.continuation_base64(step.data) if step.data else b"+ \r\n", Then.READ_AUTH_LINE)
+        if isinstance(step, sasl.Success):
+            return await self._open(tag, step.identity)
+        if step.reason == sasl.MALFORMED.reason:
+            return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+        return await self._failed(tag, None)
+
+    async def _failed(self, tag: str, user: str | None) -> Outcome:
+        if self.throttle is not None:
+            delay = self.throttle.delay_for(self.client_ip, user)
+            self.throttle.record_failure(self.client_ip, user)
+            if delay:
+                await self.sleep(delay)
+        log.info("imap: failed login from %s", self.client_ip)
+        return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
+
+    async def _open(self, tag: str, identity: str) -> Outcome:
+        try:
+            address = normalize_address(identity)
+        except BadAddress:
+            return await self._failed(tag, None)
+        account = await self.store.directory.find_account(address)
+        if account is None:
+            return await self._failed(tag, identity)
+        if self.throttle is not None:
+            self.throttle.record_success(self.client_ip, address)
+        self.account, self.address = account.id, account.address
+        self.state = State.AUTHENTICATED
+        log.info("imap: %s logged in from %s", self.address, self.client_ip)
+        return self._ok(tag, "Logged in", code=r.capability_code(self.capabilities()))
+
+    # --- authenticated -------------------------------------------------------------------------------
+
+    async def _select(self, cmd: Select | Examine) -> Outcome:
+        if cmd.condstore or cmd.qresync:
+            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
+        # RFC 9051 §6.3.2: a SELECT deselects first, even when it fails.
+        await self._deselect()
+        box = await self.store.mailboxes.find(self.account, cmd.mailbox)
+        if box is None:
+            return Outcome(r.tagged(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox"))
+        read_only = isinstance(cmd, Examine)
+        self._feed_cm = self.store.feed.subscribe(box.id)
+        self.feed = self._feed_cm.__enter__()  # before reading: no change falls in between
+        box = await self.store.mailboxes.get(box.id)
+        messages = await self.store.mailboxes.messages(box.id)
+        self.selected = SelectedMailbox(box.id, box.uidvalidity, [m.uid for m in messages],
+                                        highestmodseq=box.highestmodseq, read_only=read_only)
+        self.state = State.SELECTED
+        uidnext = max([box.uidnext] + [m.uid + 1 for m in messages])
+        # RFC 3501 §6.3.1: FLAGS, EXISTS, RECENT, and OK [UNSEEN] [PERMANENTFLAGS] [UIDVALIDITY] [UIDNEXT].
+        out = [r.untagged(b"FLAGS " + r.flag_list(SYSTEM_FLAGS)),
+               r.untagged(b"%d EXISTS" % len(messages)),
+               r.untagged(b"0 RECENT")]  # \Recent is never set (RFC 9051 §2.3.2)
+        unseen = next((n for n, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
+        if unseen is not None:
+            out.append(r.untagged_status("OK", r.code("UNSEEN", unseen), "First unseen"))
+        permanent = () if read_only else SYSTEM_FLAGS + ("\\*",)
+        out += [r.untagged_status("OK", r.permanentflags(permanent), "Flags permitted"),
+                r.untagged_status("OK", r.uidvalidity(box.uidvalidity), "UIDs valid"),
+                r.untagged_status("OK", r.uidnext(uidnext), "Predicted next UID")]
+        code = r.READ_ONLY if read_only else r.READ_WRITE
+        return self._ok(cmd.tag, f"{cmd.name} completed", b"".join(out), code)
+
+    async def _deselect(self) -> None:
+        if self._feed_cm is not None:
+            cm, self._feed_cm, self.feed = self._feed_cm, None, None
+            with contextlib.suppress(Exception):
+                cm.__exit__(None, None, None)
+        self.selected = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    async def _expunge(self, cmd: ExpungeCmd) -> Outcome:
+        if self.selected.read_only:
+            return Outcome(r.tagged(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only"))
+        from postoffice.imap.commands.messages import deleted_uids
+        uids = await deleted_uids(self)
+        if uids:
+            # The store publishes the expunges to our own feed too: `handle` reports them (and any
+            # made elsewhere) as EXPUNGE responses before the tagged OK (RFC 9051 §6.4.3).
+            await self.store.mailboxes.expunge(self.selected.mailbox, uids)
+        return self._ok(cmd.tag, "EXPUNGE completed")
+
+    async def _list(self, cmd: List) -> Outcome:
+        if cmd.selection or cmd.returns:
+            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
+        out: list[bytes] = []
+        if cmd.patterns == ("",):
+            # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+            out.append(r.untagged(b'LIST (\\Noselect) "' + DELIMITER.encode() + b'" ""'))
+            return self._ok(cmd.tag, "LIST completed", b"".join(out))
+        boxes = await self.store.mailboxes.list(self.account)
+        names = [b.name for b in boxes]
+        wanted = [_pattern(cmd.reference + p) for p in cmd.patterns]
+        for box in sorted(boxes, key=lambda b: (b.name != "INBOX", b.name)):
+            # RFC 9051 §5.1: INBOX is case-insensitive; every other name is matched as written.
+            if not any(w.fullmatch(box.name) or (box.name == "INBOX" and re.fullmatch(w.pattern, "INBOX", re.I))
+                       for w in wanted):
+                continue
+            children = any(n.startswith(box.name + DELIMITER) for n in names)
+            attrs = ["\\HasChildren" if children else "\\HasNoChildren"]
+            if box.special_use:
+                attrs.append(box.special_use)  # RFC 6154 §2
+            out.append(r.untagged(b"LIST (" + " ".join(attrs).encode() + b') "' + DELIMITER.encode() + b'" '
+                                  + r.mailbox_name(box.name, utf8=False)))
+        return self._ok(cmd.tag, "LIST completed", b"".join(out))
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """RFC 9051 §6.3.9: "*" matches anything, "%" anything but the hierarchy delimiter."""
+    parts = [".*" if ch == "*" else f"[^{re.escape(DELIMITER)}]*" if ch == "%" else re.escape(ch) for ch in pattern]
+    return re.compile("".join(parts))
+
+
+def encode_update(update: Update) -> bytes:
+    match update:
+        case Expunge(seq=seq):
+            return r.untagged(b"%d EXPUNGE" % seq)
+        case Exists(count=count):
+            return r.untagged(b"%d EXISTS" % count)
+        case FlagsChanged(seq=seq, uid=uid, flags=flags):
+            return r.fetch(seq, [("FLAGS", r.flag_list(flags - {"\\Recent"})), ("UID", r.number(uid))])
+    raise TypeError(update)  # pragma: no cover
