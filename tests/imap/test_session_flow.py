@@ -252,8 +252,8 @@ def test_bad_syntax_gets_bad_and_the_session_goes_on(mail_server):
         assert raw.until(b"a4 ")[-1].startswith(b"a4 OK")
         raw.send(b"a5 NOOP\r\n")
         assert raw.line().startswith(b"a5 OK")
-        raw.send(b"a6 APPEND INBOX {1+}\r\nx\r\n")
-        assert raw.until(b"a6 ")[-1].startswith(b"a6 NO [CANNOT]")  # honest: not yet
+        raw.send(b"a6 APPEND NoSuchBox {1+}\r\nx\r\n")
+        assert raw.until(b"a6 ")[-1].startswith(b"a6 NO [TRYCREATE]")  # RFC 9051 §6.3.12
     finally:
         raw.close()
     with connect(mail_server, "carol@example.test") as imap:

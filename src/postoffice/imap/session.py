@@ -12,9 +12,11 @@ Invariants:
   do not use sequence numbers (RFC 9051 §7.5.1, RFC 3501 §7.4.1);
 - our own failures answer NO [SERVERBUG] (logged with the traceback), never a dropped connection.
 
-Left out, answered NO [CANNOT] "not implemented yet": CREATE, DELETE, RENAME, SUBSCRIBE,
-UNSUBSCRIBE, LSUB, NAMESPACE, STATUS, APPEND, ENABLE, ID, COPY, MOVE, UID EXPUNGE, extended LIST
-options, ESEARCH RETURN, BINARY, CONDSTORE. AUTHENTICATE offers PLAIN only, without SASL-IR.
+CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LSUB, STATUS and APPEND live in
+`commands/mailboxes.py`; NAMESPACE (RFC 2342) is answered here.
+
+Left out, answered NO [CANNOT] "not implemented yet": ENABLE, ID, COPY, MOVE, UID EXPUNGE, extended
+LIST options, ESEARCH RETURN, BINARY, CONDSTORE (hence no UIDPLUS, MULTIAPPEND or BINARY). AUTHENTICATE offers PLAIN only, without SASL-IR.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from postoffice.auth.throttle import LoginThrottle
 from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
 from postoffice.imap.wire import (
-    AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Done, Examine, Expunge as ExpungeCmd,
-    Fetch, Idle, List, Login, Logout, Noop, Search, Select, StartTls, Store, Unselect,
+    Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Create, Delete, Done, Examine,
+    Expunge as ExpungeCmd, Fetch, Idle, List, Login, Logout, Lsub, Namespace, Noop, Rename, Search, Select, StartTls,
+    Status, Store, Subscribe, Unselect, Unsubscribe,
 )
 
 log = logging.getLogger(__name__)
@@ -191,6 +194,16 @@ class ImapSession:
             case Fetch() | Store() | Search():
                 from postoffice.imap.commands import messages
                 return await messages.run(self, cmd)
+            case Create() | Delete() | Rename() | Subscribe() | Unsubscribe() | Lsub() | Status() | Append():
+                from postoffice.imap.commands import mailboxes
+                handler = {Create: mailboxes.create, Delete: mailboxes.delete, Rename: mailboxes.rename,
+                           Subscribe: mailboxes.subscribe, Unsubscribe: mailboxes.subscribe, Lsub: mailboxes.lsub,
+                           Status: mailboxes.status, Append: mailboxes.append}[type(cmd)]
+                return await handler(self, cmd)
+            case Namespace():
+                # RFC 2342 §5: one personal namespace, "" with "/"; no other users', no shared.
+                line = r.untagged(b'NAMESPACE (("" "' + DELIMITER.encode() + b'")) NIL NIL')
+                return self._ok(cmd.tag, "NAMESPACE completed", line)
             case Idle():
                 # RFC 2177 §3: a continuation, then updates as they come, until DONE.
                 self._pending_tag = cmd.tag
@@ -218,7 +231,8 @@ class ImapSession:
 
     def capabilities(self) -> list[str]:
         """RFC 9051 §7.2.2: only what works now."""
-        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT"]
+        # NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3).
+        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT", "NAMESPACE", "STATUS=SIZE", "CREATE-SPECIAL-USE"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_available and not self.tls_active:
                 caps.append("STARTTLS")
