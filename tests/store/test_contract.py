@@ -287,3 +287,24 @@ def test_deleting_a_user_takes_it_out_of_aliases(with_store):
         assert await store.directory.find_alias("solo@example.test") is None
 
     with_store(body)
+
+
+def test_copy_and_move_keep_the_blob_and_move_is_one_step(with_store):
+    async def body(store):
+        account = await make_account(store)
+        inbox = await inbox_of(store, account)
+        archive = await store.mailboxes.find(account.id, "Archive")
+        blob = await store.blobs.put(MESSAGE)
+        for flags in (frozenset({"\\Seen"}), frozenset()):
+            await store.mailboxes.append(inbox.id, blob, flags, NOW, b"Delivered-To: alice@example.test\r\n")
+        assert await store.mailboxes.copy(inbox.id, [2, 1, 99], archive.id) == [(1, 1), (2, 2)]
+        copied = await store.mailboxes.messages(archive.id)
+        assert [m.flags for m in copied] == [frozenset({"\\Seen"}), frozenset()]
+        assert copied[0].prefix == b"Delivered-To: alice@example.test\r\n" and await store.blobs.count() == 1
+        with store.feed.subscribe(inbox.id) as feed:
+            assert await store.mailboxes.copy(inbox.id, [1], archive.id, move=True) == [(1, 3)]  # RFC 6851 §3.3
+            heard = [feed.get_nowait() for _ in range(feed.qsize())]
+        assert [(c.kind, c.uid) for c in heard] == [(ChangeKind.EXPUNGE, 1)]
+        assert [m.uid for m in await store.mailboxes.messages(inbox.id)] == [2]
+
+    with_store(body)

@@ -179,6 +179,38 @@ class SqliteMailboxes:
         self._feed.publish(changes)
         return changes
 
+    async def copy(self, source: MailboxId, uids: list[int], target: MailboxId, *, move: bool = False
+                   ) -> list[tuple[int, int]]:
+        """Copies the messages (same blob, flags, internal date and prefix) into `target`, in UID
+        order, in one transaction; with `move`, expunges them from `source` in that same
+        transaction (RFC 6851 §3.3: atomic). Returns (source UID, new UID) pairs (RFC 4315 COPYUID)."""
+
+        def job(conn: sqlite3.Connection) -> tuple[list[tuple[int, int]], list[Change]]:
+            pairs: list[tuple[int, int]] = []
+            changes: list[Change] = []
+            for uid in sorted(set(uids)):
+                row = conn.execute(
+                    "SELECT m.flags, m.internaldate, m.prefix, m.queue_id, b.id, b.sha256, b.size FROM messages m"
+                    " JOIN blobs b ON b.id = m.blob WHERE m.mailbox = ? AND m.uid = ?", (source, uid)).fetchone()
+                if row is None:
+                    continue
+                appended, change = append_message(conn, target, BlobRef(row[4], row[5], row[6]), flags_of(row[0]),
+                                                  datetime.fromtimestamp(row[1], UTC), bytes(row[2]), row[3])
+                pairs.append((uid, appended.uid))
+                changes.append(change)
+            if move and pairs:
+                modseq = _next_modseq(conn, source)
+                for uid, _ in pairs:
+                    conn.execute("DELETE FROM messages WHERE mailbox = ? AND uid = ?", (source, uid))
+                    conn.execute("INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?, ?, ?)",
+                                 (source, uid, modseq))
+                    changes.append(Change(source, ChangeKind.EXPUNGE, uid, modseq))
+            return pairs, changes
+
+        pairs, changes = await self._w.run(job)
+        self._feed.publish(changes)
+        return pairs
+
     async def messages(self, mailbox: MailboxId) -> list[StoredMessage]:
         def job(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
