@@ -99,3 +99,15 @@ def test_the_client_s_view_follows_the_mailbox(ops):
         if isinstance(u, Expunge):
             del client[u.seq - 1]
     assert v.uids == actual
+
+
+def test_own_move_expunges_at_once_and_leaves_others_pending():
+    # RFC 6851 §3.3: the moving session is told of its own expunges even in a sequence-number
+    # MOVE; an expunge made elsewhere still waits (RFC 9051 §7.5.1). The feed's echo is ignored.
+    v = view(10, 20, 30, 40)
+    v.apply(change(ChangeKind.EXPUNGE, 40))  # elsewhere
+    v.apply(change(ChangeKind.EXPUNGE, 20))  # our move, echoed by the feed
+    assert v.expunge_now({30, 20}) == [Expunge(2), Expunge(2)]
+    v.apply(change(ChangeKind.EXPUNGE, 30))  # echo arriving late
+    assert v.updates(allow_expunge=False) == [] and v.uids == [10, 40]
+    assert v.updates(allow_expunge=True) == [Expunge(2)] and v.uids == [10]

@@ -97,6 +97,21 @@ class SelectedMailbox:
 
     # --- telling the client --------------------------------------------------------------------------
 
+    def expunge_now(self, uids: set[int]) -> list[Expunge]:
+        """This session's own MOVE expunged `uids`: they leave the view at once, whatever other
+        expunges still wait (RFC 6851 §3.3: the moving client is told with EXPUNGE responses, and
+        RFC 9051 §7.5.1 forbids only expunges it did not ask for during a sequence-number command).
+        Each number is as of after the previous one; the feed's echo of these is then ignored."""
+        out: list[Expunge] = []
+        for uid in sorted(uids):
+            self._gone.discard(uid)
+            self._flags.pop(uid, None)
+            seq = self.seq_of(uid)
+            if seq is not None:
+                out.append(Expunge(seq))
+                del self.uids[seq - 1]
+        return out
+
     def updates(self, *, allow_expunge: bool) -> list[Update]:
         """The untagged responses due now, in an order that keeps sequence numbers right: expunges
         first (highest number first is not needed: each number is as of after the previous one),

@@ -1,9 +1,9 @@
 """The IMAP session: the state machine of RFC 3501 / RFC 9051 §3 for an IMAP4rev1 client, with
-LITERAL+ (RFC 7888), IDLE (RFC 2177) and UNSELECT (RFC 3691). It never touches a socket: the
-listener feeds it parsed commands and writes the bytes of its outcomes.
+LITERAL+ (RFC 7888), IDLE (RFC 2177), UNSELECT (RFC 3691), UIDPLUS (RFC 4315) and MOVE (RFC 6851).
+It never touches a socket: the listener feeds it parsed commands and writes the bytes of its outcomes.
 
 States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what each accepts is
-`ACCEPTS`. FETCH, STORE and SEARCH live in `commands/messages.py`.
+`ACCEPTS`. FETCH, STORE, SEARCH, COPY, MOVE and UID EXPUNGE live in `commands/messages.py`.
 
 Invariants:
 - the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
@@ -15,8 +15,11 @@ Invariants:
 CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LSUB, STATUS and APPEND live in
 `commands/mailboxes.py`; NAMESPACE (RFC 2342) is answered here.
 
-Left out, answered NO [CANNOT] "not implemented yet": ENABLE, ID, COPY, MOVE, UID EXPUNGE, extended
-LIST options, ESEARCH RETURN, BINARY, CONDSTORE (hence no UIDPLUS, MULTIAPPEND or BINARY). AUTHENTICATE offers PLAIN only, without SASL-IR.
+ENABLE (RFC 5161) is accepted but enables nothing: no extension we have is enableable, so it answers
+"* ENABLED" with no names and OK (RFC 5161 §3.1 allows that); ENABLE is not advertised.
+
+Left out, answered NO [CANNOT] "not implemented yet": ID, extended LIST options, ESEARCH RETURN,
+BINARY, CONDSTORE (hence no MULTIAPPEND or BINARY). AUTHENTICATE offers PLAIN only, without SASL-IR.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from postoffice.auth.throttle import LoginThrottle
 from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
 from postoffice.imap.wire import (
-    Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Create, Delete, Done, Examine,
-    Expunge as ExpungeCmd, Fetch, Idle, List, Login, Logout, Lsub, Namespace, Noop, Rename, Search, Select, StartTls,
-    Status, Store, Subscribe, Unselect, Unsubscribe,
+    Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Copy, Create, Delete, Done,
+    Enable, Examine, Expunge as ExpungeCmd, Fetch, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
+    Search, Select, StartTls, Status, Store, Subscribe, UidExpunge, Unselect, Unsubscribe,
 )
 
 log = logging.getLogger(__name__)
@@ -140,7 +143,8 @@ class ImapSession:
             uid_form = getattr(cmd, "uid", False)
             allow = name not in _NO_EXPUNGE_AFTER or uid_form
             try:
-                outcome = Outcome(self.pending_updates(allow_expunge=allow) + outcome.data, outcome.then)
+                outcome = Outcome(with_updates(outcome.data, cmd.tag, self.pending_updates(allow_expunge=allow)),
+                                  outcome.then)
             except Exception:
                 log.exception("imap: updates failed for %s", self.client_ip)
         return outcome
@@ -194,6 +198,15 @@ class ImapSession:
             case Fetch() | Store() | Search():
                 from postoffice.imap.commands import messages
                 return await messages.run(self, cmd)
+            case Copy() | Move():
+                from postoffice.imap.commands import messages
+                return await messages.copy_move(self, cmd)
+            case UidExpunge():
+                from postoffice.imap.commands import messages
+                return await messages.uid_expunge(self, cmd)
+            case Enable():
+                # RFC 5161 §3.1-§3.2: only what is enabled is listed; nothing is enableable yet.
+                return self._ok(cmd.tag, "ENABLE completed", r.untagged(b"ENABLED"))
             case Create() | Delete() | Rename() | Subscribe() | Unsubscribe() | Lsub() | Status() | Append():
                 from postoffice.imap.commands import mailboxes
                 handler = {Create: mailboxes.create, Delete: mailboxes.delete, Rename: mailboxes.rename,
@@ -232,7 +245,9 @@ class ImapSession:
     def capabilities(self) -> list[str]:
         """RFC 9051 §7.2.2: only what works now."""
         # NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3).
-        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT", "NAMESPACE", "STATUS=SIZE", "CREATE-SPECIAL-USE"]
+        # UIDPLUS (RFC 4315 §2), MOVE (RFC 6851 §3.1).
+        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT", "NAMESPACE", "STATUS=SIZE", "CREATE-SPECIAL-USE",
+                "UIDPLUS", "MOVE"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_available and not self.tls_active:
                 caps.append("STARTTLS")
@@ -409,3 +424,16 @@ def encode_update(update: Update) -> bytes:
         case FlagsChanged(seq=seq, uid=uid, flags=flags):
             return r.fetch(seq, [("FLAGS", r.flag_list(flags - {"\\Recent"})), ("UID", r.number(uid))])
     raise TypeError(update)  # pragma: no cover
+
+
+def with_updates(data: bytes, tag: str, updates: bytes) -> bytes:
+    """The command's own responses, then the updates, then its tagged completion: the command's
+    results carry the sequence numbers the client knew when it sent the command, and any EXPUNGE
+    among the updates renumbers only what follows (RFC 9051 §7.5.1)."""
+    if not updates:
+        return data
+    completion = (tag + " ").encode()
+    if data.startswith(completion):
+        return updates + data
+    at = data.rfind(b"\r\n" + completion)
+    return data[:at + 2] + updates + data[at + 2:] if at >= 0 else data + updates

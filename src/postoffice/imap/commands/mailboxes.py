@@ -20,8 +20,7 @@ RECENT (always 0: \\Recent is never set) and SIZE (RFC 8438); DELETED (IMAP4rev2
 HIGHESTMODSEQ (CONDSTORE is not advertised) answer BAD.
 
 APPEND stores one message (no MULTIAPPEND: several answer BAD; no BINARY: literal8 answers BAD).
-UIDPLUS is not advertised (no COPY, no UID EXPUNGE), so no [APPENDUID] is sent (RFC 4315 §3
-defines the code as part of that extension).
+The tagged OK carries [APPENDUID uidvalidity uid] (RFC 4315 §3; UIDPLUS is advertised).
 """
 
 from __future__ import annotations
@@ -229,6 +228,6 @@ async def append(session: ImapSession, cmd: Append) -> Outcome:
     flags = frozenset(message.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
     when = message.internaldate or datetime.now(UTC)
     blob = await session.store.blobs.put(message.literal)
-    await session.store.mailboxes.append(box.id, blob, flags, when)
+    appended = await session.store.mailboxes.append(box.id, blob, flags, when)
     # Appended to the selected mailbox: the feed brings the EXISTS, `handle` reports it first.
-    return _out(cmd.tag, "OK", None, "APPEND completed")
+    return _out(cmd.tag, "OK", r.appenduid(appended.uidvalidity, appended.uid), "APPEND completed")

@@ -1,5 +1,6 @@
-"""FETCH, STORE and SEARCH (and their UID forms) on the selected mailbox: RFC 9051 §6.4.4-§6.4.6,
-§6.4.9; RFC 3501 §6.4.5 for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items.
+"""FETCH, STORE, SEARCH, COPY and MOVE (and their UID forms), and UID EXPUNGE, on the selected
+mailbox: RFC 9051 §6.4.4-§6.4.9, RFC 6851 (MOVE), RFC 4315 §2.1 (UID EXPUNGE); RFC 3501 §6.4.5
+for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items.
 
 Messages are read per command from the store (`mailboxes.messages`), the parsed form and the
 bytes only when an item or a search key needs them. Numbers resolve against the session's view
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from postoffice.imap import fetch_data as fd
 from postoffice.imap import responses as r
 from postoffice.imap import search
-from postoffice.imap.wire import BodySection, Fetch, Search, Section, SequenceSet, Store
+from postoffice.imap.wire import BodySection, Copy, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge
 from postoffice.store.api import FlagMode, StoredMessage
 
 if TYPE_CHECKING:
@@ -216,3 +217,54 @@ async def search_(session: ImapSession, cmd: Search) -> Outcome:
             found.append(uid if cmd.uid else seq)
     line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in found))
     return _ok(cmd.tag, f"{cmd.name} completed", line)
+
+
+# --- COPY, MOVE, UID EXPUNGE ---------------------------------------------------------------------------
+
+async def copy_move(session: ImapSession, cmd: Copy | Move) -> Outcome:
+    """COPY / UID COPY (RFC 9051 §6.4.7, §6.4.9; RFC 4315 §3 COPYUID) and MOVE / UID MOVE (RFC 6851
+    §3.1-§3.3, §4.3): one store transaction (`mailboxes.copy`), flags, internal date and octets kept.
+
+    MOVE answers "* OK [COPYUID ...]", then EXPUNGE for each moved message, then the other pending
+    updates (numbered after those expunges), then the tagged OK. The moved messages leave this
+    session's view at once, also for the sequence-number form (RFC 6851 §3.3: the server MUST send
+    the EXPUNGEs); expunges made elsewhere wait as after any sequence-number command."""
+    from postoffice.imap.session import Outcome, encode_update
+    view = session.selected
+    move = isinstance(cmd, Move)
+    if move and view.read_only:
+        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    try:
+        found = targets(session, cmd.sequence, cmd.uid)
+    except BadSequence:
+        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
+    target = await session.store.mailboxes.find(session.account, cmd.mailbox)
+    if target is None:
+        # RFC 9051 §6.4.7: NO [TRYCREATE] when the destination does not exist.
+        return _status(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
+    uids = [u for _, u in found if not view.is_expunged(u)]
+    pairs = await session.store.mailboxes.copy(view.mailbox, uids, target.id, move=move) if uids else []
+    code = r.copyuid(target.uidvalidity, [s for s, _ in pairs], [d for _, d in pairs]) if pairs else None
+    if not move:
+        # RFC 4315 §3: COPYUID in the tagged OK; no message matched is still OK (RFC 9051 §6.4.9).
+        return Outcome(r.tagged(cmd.tag, "OK", code, "COPY completed"))
+    out = [r.untagged_status("OK", code, "Moved")] if code is not None else []
+    session.drain_feed()
+    out += [encode_update(u) for u in view.expunge_now({s for s, _ in pairs})]
+    out += [encode_update(u) for u in view.updates(allow_expunge=cmd.uid)]
+    return Outcome(b"".join(out) + r.tagged(cmd.tag, "OK", None, "MOVE completed"))
+
+
+async def uid_expunge(session: ImapSession, cmd: UidExpunge) -> Outcome:
+    """RFC 4315 §2.1: expunges only the messages with \\Deleted whose UIDs are in the set; the
+    EXPUNGE responses come from the change feed, reported by `handle` before the tagged OK."""
+    if session.selected.read_only:
+        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    try:
+        wanted = {u for _, u in targets(session, cmd.sequence, True)}
+    except BadSequence:
+        return _status(cmd.tag, "BAD", None, "Invalid UID set")
+    uids = [u for u in await deleted_uids(session) if u in wanted]
+    if uids:
+        await session.store.mailboxes.expunge(session.selected.mailbox, uids)
+    return _ok(cmd.tag, "UID EXPUNGE completed")
