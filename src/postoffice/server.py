@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -26,13 +27,13 @@ import uvicorn
 import postoffice
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Config, ConfigError, parse_address
-from postoffice.imap.listener import start_imap, start_imaps
+from postoffice.imap import listener as imap_listener
 from postoffice.mda.deliver import LocalDelivery
-from postoffice.msa.listener import start_submission, start_submissions
+from postoffice.msa import listener as msa_listener
 from postoffice.mta.listener import start_smtp
 from postoffice.mta.outbound import Outbound, dkim_signer
 from postoffice.mta.routing import Router
-from postoffice.pop3.listener import start_pop3, start_pop3s
+from postoffice.pop3 import listener as pop3_listener
 from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
 from postoffice.store.api import QueuedMessage, RecipientState
@@ -99,12 +100,12 @@ async def start_http(run: Running, sock: socket.socket) -> None:
 # name in [listen] -> starter.
 LISTENERS: dict[str, Callable[[Running, socket.socket], Awaitable[None]]] = {
     "smtp": start_smtp,
-    "submission": start_submission,
-    "submissions": start_submissions,
-    "pop3": start_pop3,
-    "pop3s": start_pop3s,
-    "imap": start_imap,
-    "imaps": start_imaps,
+    "submission": partial(msa_listener.start, implicit_tls=False),
+    "submissions": partial(msa_listener.start, implicit_tls=True),
+    "pop3": partial(pop3_listener.start, implicit_tls=False),
+    "pop3s": partial(pop3_listener.start, implicit_tls=True),
+    "imap": partial(imap_listener.start, implicit_tls=False),
+    "imaps": partial(imap_listener.start, implicit_tls=True),
     "http": start_http,
 }
 

@@ -139,16 +139,10 @@ class ImapListener(Listener):
         await conn.run()
 
 
-async def _start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+    """Starts the IMAP listener on `sock`: 143 with STARTTLS, or 993 with implicit TLS."""
     listener = ImapListener(store=run.store, hostname=run.config.server_name, config=run.config.imap, tls_context=run.tls,
                             implicit_tls=implicit_tls, throttle=run.throttle)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 
-
-async def start_imap(run: Any, sock: socket.socket) -> None:
-    await _start(run, sock, implicit_tls=False)
-
-
-async def start_imaps(run: Any, sock: socket.socket) -> None:
-    await _start(run, sock, implicit_tls=True)

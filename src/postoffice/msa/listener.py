@@ -19,13 +19,8 @@ def _listener(run: object, *, implicit_tls: bool) -> SmtpListener:
                         spool_dir=config.data_path / "spool")
 
 
-async def start_submission(run: object, sock: socket.socket) -> None:
-    listener = _listener(run, implicit_tls=False)
-    await listener.start(sock)
-    run.stoppers.append(listener.stop)  # type: ignore[attr-defined]
-
-
-async def start_submissions(run: object, sock: socket.socket) -> None:
-    listener = _listener(run, implicit_tls=True)
+async def start(run: object, sock: socket.socket, *, implicit_tls: bool) -> None:
+    """Starts a submission listener on `sock`: 587 with STARTTLS, or 465 with implicit TLS."""
+    listener = _listener(run, implicit_tls=implicit_tls)
     await listener.start(sock)
     run.stoppers.append(listener.stop)  # type: ignore[attr-defined]

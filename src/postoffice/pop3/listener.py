@@ -77,16 +77,10 @@ class Pop3Listener(Listener):
         await conn.run()
 
 
-async def _start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+    """Starts the POP3 listener on `sock`: 110 with STLS, or 995 with implicit TLS."""
     listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=run.config.pop3,
                             tls_context=run.tls, implicit_tls=implicit_tls, locks=run.pop3_locks, throttle=run.throttle)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 
-
-async def start_pop3(run: Any, sock: socket.socket) -> None:
-    await _start(run, sock, implicit_tls=False)
-
-
-async def start_pop3s(run: Any, sock: socket.socket) -> None:
-    await _start(run, sock, implicit_tls=True)
