@@ -29,7 +29,7 @@ import contextlib
 import enum
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from postoffice.addresses import BadAddress, normalize_address
@@ -116,6 +116,17 @@ class ImapSession:
     _sasl: sasl.SaslExchange | None = None
     _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
     sleep: Any = asyncio.sleep
+    enabled: set[str] = field(default_factory=set)  # what ENABLE turned on (RFC 5161), upper-case
+
+    @property
+    def rev2(self) -> bool:
+        """IMAP4rev2 rules apply (RFC 9051 §2.1: after ENABLE IMAP4rev2)."""
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def utf8(self) -> bool:
+        """Mailbox names and quoted strings in UTF-8 (RFC 9051 §6.3.1, RFC 6855 §3)."""
+        return "IMAP4REV2" in self.enabled or "UTF8=ACCEPT" in self.enabled
 
     def greeting(self) -> bytes:
         return r.untagged_status("OK", r.capability_code(self.capabilities()), f"{self.hostname} IMAP4rev1 ready")

@@ -201,18 +201,23 @@ async def status(session: ImapSession, cmd: Status) -> Outcome:
     box = await _find(session, cmd.mailbox)
     if box is None:
         return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+    return _out(cmd.tag, "OK", None, "STATUS completed", await status_line(session, box, cmd.items))
+
+
+async def status_line(session: ImapSession, box: Mailbox, items: tuple[str, ...]) -> bytes:
+    """The untagged STATUS response for `box` (RFC 9051 §7.3.4), also sent by LIST-STATUS."""
     messages = await session.store.mailboxes.messages(box.id)
     values = {
         "MESSAGES": len(messages),
         "UIDNEXT": max([box.uidnext] + [m.uid + 1 for m in messages]),
         "UIDVALIDITY": box.uidvalidity,
         "UNSEEN": sum(1 for m in messages if "\\Seen" not in m.flags),
+        "DELETED": sum(1 for m in messages if "\\Deleted" in m.flags),
         "RECENT": 0,  # \Recent is never set (RFC 9051 §2.3.2)
         "SIZE": sum(m.size for m in messages),  # RFC 8438 §3
     }
-    items = b" ".join(i.encode() + b" " + r.number(values[i]) for i in cmd.items)
-    line = r.untagged(b"STATUS " + r.mailbox_name(box.name, utf8=False) + b" (" + items + b")")
-    return _out(cmd.tag, "OK", None, "STATUS completed", line)
+    data = b" ".join(i.encode() + b" " + r.number(values[i]) for i in items)
+    return r.untagged(b"STATUS " + r.mailbox_name(box.name, utf8=session.utf8) + b" (" + data + b")")
 
 
 async def append(session: ImapSession, cmd: Append) -> Outcome:
