@@ -94,6 +94,9 @@ class Imap:
     idle_timeout_s: float = setting(1800.0, "a silent client is logged out after this (RFC 9051 §5.4: at least 30 minutes)")
     max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
     max_connections: int = setting(1000, "simultaneous connections on one listener")
+    max_append_bytes: int = setting(26_214_400, "the largest message APPEND takes (APPENDLIMIT, RFC 7889)")
+    max_line_bytes: int = setting(65_536, "the longest command line, literals apart")
+    max_errors: int = setting(20, "BAD answers in a row before the server says BYE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,8 @@ def _check(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: 'smtp.{f.name}' must be above 0")
     if config.smtp.max_line_bytes < 78 or config.smtp.max_command_bytes < 512:
         raise ConfigError(f"{where}: 'smtp.max_line_bytes' must be at least 78 and 'smtp.max_command_bytes' at least 512")
+    if config.imap.max_line_bytes < 1024:
+        raise ConfigError(f"{where}: 'imap.max_line_bytes' must be at least 1024")
     for name, value in (("submission", config.submission.plaintext_auth), ("pop3", config.pop3.plaintext_auth),
                         ("imap", config.imap.plaintext_auth)):
         if value not in PLAINTEXT_AUTH:

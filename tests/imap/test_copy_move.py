@@ -183,16 +183,3 @@ def test_uid_expunge_only_deleted_in_the_set(mail_server):
         assert untagged(imap, "EXPUNGE") == [b"1", b"1"]
         typ, data = imap.uid("SEARCH", None, "ALL")
         assert [int(x) for x in data[0].split()] == [src[2], src[3]]
-
-
-def test_enable_enables_nothing(mail_server):
-    raw = raw_login(mail_server)
-    try:
-        # RFC 5161 §3.1: ENABLED lists only what was enabled; nothing is enableable here.
-        raw.send(b"e ENABLE CONDSTORE UTF8=ACCEPT\r\n")
-        assert raw.until(b"e ") == [b"* ENABLED", b"e OK ENABLE completed"]
-        raw.send(b"c CAPABILITY\r\n")
-        caps = raw.until(b"c ")[0].split()
-        assert b"UIDPLUS" in caps and b"MOVE" in caps and b"ENABLE" not in caps
-    finally:
-        raw.close()

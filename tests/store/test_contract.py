@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from postoffice.store.api import ChangeKind, Conflict, Envelope, FlagMode, NotFound, QueuedRecipient
+from postoffice.store.api import BlobRef, ChangeKind, Conflict, Envelope, FlagMode, NewCopy, NotFound, QueuedRecipient
 from tests.store.conftest import make_account
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -306,5 +306,53 @@ def test_copy_and_move_keep_the_blob_and_move_is_one_step(with_store):
             heard = [feed.get_nowait() for _ in range(feed.qsize())]
         assert [(c.kind, c.uid) for c in heard] == [(ChangeKind.EXPUNGE, 1)]
         assert [m.uid for m in await store.mailboxes.messages(inbox.id)] == [2]
+
+    with_store(body)
+
+
+def test_lookups_by_uid_ranges_counts_and_flagged_uids(with_store):
+    async def body(store):
+        account = await make_account(store)
+        inbox = await inbox_of(store, account)
+        blob = await store.blobs.put(MESSAGE)
+        for n in range(1, 301):
+            flags = frozenset({"\\Seen"} if n % 3 else set()) | (frozenset({"\\Deleted", "$Junk"}) if n % 50 == 0 else set())
+            await store.mailboxes.append(inbox.id, blob, flags, NOW)
+        await store.mailboxes.expunge(inbox.id, [10, 11])
+        # A few ranges, many ranges (more than a lookup per range is worth), and UIDs not there.
+        few = await store.mailboxes.messages(inbox.id, [5, 9, 10, 11, 12, 299, 300, 301, 999])
+        assert [m.uid for m in few] == [5, 9, 12, 299, 300]
+        every_other = list(range(1, 301, 2))
+        assert [m.uid for m in await store.mailboxes.messages(inbox.id, every_other)] == [
+            u for u in every_other if u != 11]
+        assert await store.mailboxes.messages(inbox.id, []) == []
+        assert await store.mailboxes.uids(inbox.id) == [u for u in range(1, 301) if u not in (10, 11)]
+        assert await store.mailboxes.uids(inbox.id, flagged="\\Deleted") == [50, 100, 150, 200, 250, 300]
+        counts = await store.mailboxes.counts(inbox.id)
+        unseen = [u for u in range(1, 301) if u % 3 == 0]
+        assert (counts.messages, counts.unseen, counts.deleted, counts.last_uid) == (298, len(unseen), 6, 300)
+        assert counts.first_unseen_uid == 3 and counts.size == 298 * len(MESSAGE)
+        empty = await store.mailboxes.counts((await store.mailboxes.find(account.id, "Trash")).id)
+        assert (empty.messages, empty.size, empty.last_uid, empty.first_unseen_uid) == (0, 0, 0, None)
+
+    with_store(body)
+
+
+def test_append_all_is_one_transaction(with_store):
+    async def body(store):
+        account = await make_account(store)
+        inbox = await inbox_of(store, account)
+        blob = await store.blobs.put(MESSAGE)
+        with store.feed.subscribe(inbox.id) as feed:
+            done = await store.mailboxes.append_all(inbox.id, [NewCopy(blob, frozenset({"\\Seen"}), NOW),
+                                                               NewCopy(blob, frozenset(), NOW)])
+            assert [a.uid for a in done] == [1, 2]
+            assert [feed.get_nowait().kind for _ in range(2)] == [ChangeKind.APPEND, ChangeKind.APPEND]
+        # The second of two fails (its blob does not exist): the first is not stored either.
+        missing = BlobRef(blob.id + 1000, "0" * 64, 10)
+        with pytest.raises(Exception):
+            await store.mailboxes.append_all(inbox.id, [NewCopy(blob, frozenset(), NOW), NewCopy(missing, frozenset(), NOW)])
+        assert [m.uid for m in await store.mailboxes.messages(inbox.id)] == [1, 2]
+        assert (await store.mailboxes.get(inbox.id)).uidnext == 3
 
     with_store(body)

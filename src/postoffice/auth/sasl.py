@@ -413,3 +413,17 @@ class _ScramSha256(SaslExchange):
             return INVALID_CREDENTIALS
         server_signature = hmac.digest(self._server_key, auth_message, "sha256")
         return Success(self._identity, b"v=" + _b64(server_signature).encode("ascii"))
+
+
+class Acknowledged(SaslExchange):
+    """After SCRAM's server-final message, sent as a last challenge (IMAP and POP3 have no
+    "additional data with success"): the client's empty answer completes the login."""
+
+    mechanism = "SCRAM-SHA-256"
+
+    def __init__(self, success: Success) -> None:
+        super().__init__()
+        self._success = success
+
+    async def _step(self, response: bytes | None) -> Step:
+        return Success(self._success.identity) if not response else MALFORMED

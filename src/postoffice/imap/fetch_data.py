@@ -19,10 +19,17 @@ message/rfc822, MIME without a part number), is None, which the session writes a
 line that ends a header is returned exactly as stored (CRLF, or a bare LF in a lenient message),
 and only when it is there (RFC 9051 §6.4.5.1: not for a message without body and blank line).
 1.MIME of a message that is not multipart is the message header (its MIME header is there).
-BINARY[] is the message as stored. A body language of one tag is a string, of several a list.
+A body language of one tag is a string, of several a list.
 
-Left out: RFC 3516 BINARY of a part whose encoding is unknown is not attempted (None, so that the
-session answers NO [UNKNOWN-CTE]); "8BIT", "7BIT" and "BINARY" are passed through unchanged.
+BINARY: `binary_refusal` says first why a part has no decoded content (no such part, not a leaf,
+unknown encoding), so the session can refuse the whole FETCH before it sends or changes anything.
+RFC 9051 §6.4.5 allows BINARY of leaf parts only, so a multipart or message/rfc822|global part is
+NOT_A_LEAF; BINARY[] (no part number) is the message as stored, for clients that fetch whole
+messages this way. Base64 and quoted-printable are decoded; "8BIT", "7BIT" and "BINARY" are
+passed through unchanged (RFC 2045 §6.2: identity encodings).
+
+Left out: decoding any other encoding (x-uuencode, x-gzip64, ...): UNKNOWN_CTE, which the session
+answers with NO [UNKNOWN-CTE] (RFC 9051 §7.5.2).
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ from postoffice.message.parsed import ParsedMessage
 HEADER_SPECIFIERS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"})
 SECTION_TEXTS = HEADER_SPECIFIERS | {"MIME"}
 IDENTITY_ENCODINGS = frozenset({"7BIT", "8BIT", "BINARY"})  # RFC 2045 §6.2
+DECODED_ENCODINGS = IDENTITY_ENCODINGS | {"BASE64", "QUOTED-PRINTABLE"}  # RFC 2045 §6.7, §6.8
+# Why BINARY[part] has no decoded content (`binary_refusal`).
+NO_SUCH_PART, NOT_A_LEAF, UNKNOWN_CTE = "no such part", "not a leaf part", "unknown encoding"
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
@@ -245,6 +255,23 @@ def partial(data: bytes, origin: int, count: int | None = None) -> bytes:
 
 
 # BINARY[part] and BINARY.SIZE[part]
+
+def binary_refusal(parsed: ParsedMessage, part: tuple[int, ...]) -> str | None:
+    """Why BINARY[part] and BINARY.SIZE[part] have no content, or None when `binary_bytes` gives
+    it: NO_SUCH_PART; NOT_A_LEAF, a multipart or an encapsulated message (RFC 9051 §6.4.5: BINARY
+    "can only be requested for leaf body parts"); UNKNOWN_CTE, an encoding we cannot undo (RFC 9051
+    §7.5.2: the server "MUST fail the request" with UNKNOWN-CTE). BINARY[] is always answered."""
+    if not part:
+        return None
+    target = part_at(parsed.body, part)
+    if target is None:
+        return NO_SUCH_PART
+    if target.is_multipart or target.is_message:
+        return NOT_A_LEAF
+    if target.encoding.upper() not in DECODED_ENCODINGS:
+        return UNKNOWN_CTE
+    return None
+
 
 def binary_bytes(raw: bytes, parsed: ParsedMessage, prefix_len: int,
                  part: tuple[int, ...]) -> bytes | None:

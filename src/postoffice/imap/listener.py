@@ -7,7 +7,9 @@ as the parser says (`BadCommand.drain`, `skip_line`). IDLE (RFC 2177) waits on t
 the selected mailbox's change feed at once. The session leaves the feed however the connection
 ends.
 
-No `[imap]` section exists in the configuration yet: the limits are the defaults below.
+Limits come from the `[imap]` section: the command line (`max_line_bytes`), one literal
+(`max_append_bytes`, also APPENDLIMIT), a whole command (twice that: a MULTIAPPEND of several
+messages), BAD answers in a row (`max_errors`). A command is held in memory until parsed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from postoffice.config import Imap as ImapConfig
 from postoffice.imap import responses as r
 from postoffice.imap.session import ImapSession, Outcome, Then
-from postoffice.imap.wire import LIMITS, BadCommand, NeedMore, parse_auth_response, parse_command, parse_idle_done
+from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
 
 TIMEOUT = r.untagged_status("BYE", None, "Autologout; idle for too long")
@@ -32,8 +34,8 @@ TOO_MANY = r.untagged_status("BYE", r.UNAVAILABLE, "Too many connections")
 class Connection(LineConnection):
     def __init__(self, listener: ImapListener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  session: ImapSession) -> None:
-        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s, max_line=LIMITS.max_line,
-                         timeout_reply=TIMEOUT)
+        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s,
+                         max_line=listener.limits.max_line, timeout_reply=TIMEOUT)
         self.listener, self.session = listener, session
 
     async def run(self) -> None:
@@ -44,7 +46,7 @@ class Connection(LineConnection):
 
     async def step(self) -> None:
         while True:
-            result, used = parse_command(self.buf, LIMITS)
+            result, used = parse_command(self.buf, self.listener.limits, utf8=self.session.utf8)
             if not isinstance(result, NeedMore):
                 break
             if result.wants_continuation:
@@ -75,7 +77,7 @@ class Connection(LineConnection):
                 self.session.tls_started()
             case Then.READ_AUTH_LINE:
                 while True:
-                    result, used = parse_auth_response(self.buf, LIMITS)
+                    result, used = parse_auth_response(self.buf, self.listener.limits)
                     if not isinstance(result, NeedMore):
                         break
                     await self.fill()
@@ -93,7 +95,7 @@ class Connection(LineConnection):
         getting: asyncio.Task | None = None
         try:
             while True:
-                result, used = parse_idle_done(self.buf, LIMITS, tag=self.session._pending_tag)
+                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session._pending_tag)
                 if not isinstance(result, NeedMore):
                     del self.buf[:used]
                     self.write(self.session.idle_done(result).data)
@@ -129,11 +131,15 @@ class ImapListener(Listener):
                          max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
                          too_many=TOO_MANY, goodbye=SHUTTING_DOWN)
         self.store, self.hostname, self.config, self.throttle = store, hostname, config, throttle
+        self.limits = Limits(max_line=config.max_line_bytes, max_literal=config.max_append_bytes,
+                             max_command=2 * config.max_append_bytes + config.max_line_bytes)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
         session = ImapSession(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
                               throttle=self.throttle, plaintext_auth=self.config.plaintext_auth,
-                              tls_available=not self.implicit_tls, tls_active=self.implicit_tls)
+                              tls_available=not self.implicit_tls, tls_active=self.implicit_tls,
+                              append_limit=self.config.max_append_bytes,
+                              max_errors=self.config.max_errors)
         conn = Connection(self, reader, writer, session)
         self.track(conn)
         await conn.run()

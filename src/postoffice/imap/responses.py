@@ -4,11 +4,12 @@ Role: every byte the IMAP server sends is built here or in `fetch_data.py`, so q
 and response codes are decided once. Pure: no I/O, no store, no session state; what differs
 between an IMAP4rev1 and an IMAP4rev2 (or UTF8=ACCEPT) session is the `utf8` argument.
 
-RFCs: 9051 §4.3 (string: quoted or literal), §4.5 (NIL), §7.1 (status responses and codes), §7.6
-(continuation request), §9 (formal syntax: quoted, literal, literal8, astring, nstring, flag-list,
-resp-text-code, date-time); 3501 §9 (rev1: QUOTED-CHAR and text are 7-bit); 3516 §4.3 (literal8);
-5530 §3 ([SERVERBUG], [OVERQUOTA], ...); 7889 §4 ([TOOBIG]); 4315 §3 (APPENDUID, COPYUID); 7162
-§3.1.2 (HIGHESTMODSEQ, NOMODSEQ); 3501 §5.1.3 (modified UTF-7 mailbox names, for rev1 sessions).
+RFCs: 9051 §4.3 (string: quoted or literal), §4.5 (NIL), §7.1 (status responses and codes), §7.3.4
+(ESEARCH, also RFC 4731 §4), §7.6 (continuation request), §9 (formal syntax: quoted, literal,
+literal8, astring, nstring, flag-list, resp-text-code, date-time); 3501 §9 (rev1: QUOTED-CHAR
+and text are 7-bit); 3516 §4.3 (literal8); 5530 §3 ([SERVERBUG], [OVERQUOTA], ...); 7889 §4
+([TOOBIG]); 4315 §3 (APPENDUID, COPYUID); 7162 §3.1.2 (HIGHESTMODSEQ, NOMODSEQ); 3501 §5.1.3
+(modified UTF-7 mailbox names, for rev1 sessions).
 Any other code is `code(name, *args)`, checked against resp-text-code.
 
 Choices: a value goes as a quoted string when it can (short, no CR/LF/NUL, 7-bit or, in a UTF-8
@@ -347,6 +348,13 @@ def continuation(text_: str = "") -> bytes:
 def continuation_base64(data: bytes) -> bytes:
     """RFC 9051 §6.2.2: an AUTHENTICATE challenge, "+ " base64 CRLF."""
     return b"+ " + base64.b64encode(data) + CRLF
+
+
+def esearch(tag: str, uid: bool, data: Iterable[tuple[str, bytes]]) -> bytes:
+    """RFC 9051 §7.3.4 / RFC 4731 §4 ESEARCH response for command `tag`, from (return item, value)
+    pairs: '* ESEARCH (TAG "a1") UID MIN 2 COUNT 3' CRLF. The tag goes as a string (tag-string)."""
+    head = b"ESEARCH (TAG " + string(tag) + b")" + (b" UID" if uid else b"")
+    return untagged(head + b"".join(b" " + name.encode("ascii") + b" " + value for name, value in data))
 
 
 def fetch(number_: int, items: Iterable[tuple[str, bytes]]) -> bytes:

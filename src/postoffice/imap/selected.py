@@ -10,6 +10,11 @@ may report them (RFC 9051 §7.5.2, §7.4.1, RFC 3501 §5.2 and §5.5):
   would shift under it; they wait for the next command that allows them, such as NOOP.
 Sequence numbers change only when an EXPUNGE or EXISTS is actually reported, so the numbers a
 client uses always mean what it was told. This module is pure: no store calls, no I/O.
+
+The view also keeps the search result variable of RFC 5182 §2.1 / RFC 9051 §6.4.4.1 ("$", set by
+SEARCH RETURN (SAVE)) as UIDs, so that it means the same messages in FETCH $ and UID FETCH $ and
+needs no renumbering; a message expunged (here or elsewhere) leaves it at once. A new view starts
+with it empty, which is the reset on SELECT and EXAMINE; CLOSE and UNSELECT drop the view.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class SelectedMailbox:
     _arrived: list[int] = field(default_factory=list)  # UIDs appended, not yet reported (EXISTS)
     _gone: set[int] = field(default_factory=set)  # UIDs expunged, not yet reported (EXPUNGE)
     _flags: dict[int, tuple[frozenset[str], int]] = field(default_factory=dict)  # uid -> (flags, modseq)
+    saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182 §2.1)
 
     # --- what the client knows ---------------------------------------------------------------------
 
@@ -70,6 +76,15 @@ class SelectedMailbox:
         of it answers NO or nothing, RFC 9051 §7.5.2 allows either; we send nothing)."""
         return uid in self._gone
 
+    def save(self, uids: list[int] | set[int] | frozenset[int]) -> None:
+        """SEARCH RETURN (SAVE) found `uids` (RFC 9051 §6.4.4.1): they are "$" from now on."""
+        self.saved = frozenset(uids)
+
+    def saved_targets(self) -> list[tuple[int, int]]:
+        """(seq, uid) of the messages "$" names, ascending; none before any SAVE (RFC 9051
+        §6.4.4.1: an empty "$" is a valid set that matches nothing, not an error)."""
+        return [(n, u) for n, u in enumerate(self.uids, 1) if u in self.saved]
+
     # --- what happened elsewhere -------------------------------------------------------------------
 
     def apply(self, change: Change) -> None:
@@ -81,6 +96,8 @@ class SelectedMailbox:
             if change.uid not in self.uids and change.uid not in self._arrived:
                 bisect.insort(self._arrived, change.uid)
         elif change.kind is ChangeKind.EXPUNGE:
+            # RFC 5182 §2.1: an expunged message leaves the saved search result.
+            self._forget_saved({change.uid})
             if change.uid in self._arrived:  # came and went before the client heard of it
                 self._arrived.remove(change.uid)
             elif self.seq_of(change.uid) is not None:
@@ -89,6 +106,10 @@ class SelectedMailbox:
         elif change.kind is ChangeKind.FLAGS:
             if change.uid not in self._gone:
                 self._flags[change.uid] = (change.flags, change.modseq)
+
+    def _forget_saved(self, uids: set[int]) -> None:
+        if self.saved & uids:
+            self.saved = self.saved - uids
 
     def forget_flags(self, uids: set[int]) -> None:
         """This session's own STORE already told its client (or was .SILENT): no echo later."""
@@ -103,6 +124,7 @@ class SelectedMailbox:
         RFC 9051 §7.5.1 forbids only expunges it did not ask for during a sequence-number command).
         Each number is as of after the previous one; the feed's echo of these is then ignored."""
         out: list[Expunge] = []
+        self._forget_saved(uids)
         for uid in sorted(uids):
             self._gone.discard(uid)
             self._flags.pop(uid, None)

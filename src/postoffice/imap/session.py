@@ -1,25 +1,30 @@
-"""The IMAP session: the state machine of RFC 3501 / RFC 9051 §3 for an IMAP4rev1 client, with
-LITERAL+ (RFC 7888), IDLE (RFC 2177), UNSELECT (RFC 3691), UIDPLUS (RFC 4315) and MOVE (RFC 6851).
-It never touches a socket: the listener feeds it parsed commands and writes the bytes of its outcomes.
+"""The IMAP session: the state machine of RFC 3501 / RFC 9051 §3, IMAP4rev1 by default and IMAP4rev2
+after ENABLE IMAP4rev2, with LITERAL+ (RFC 7888), IDLE (RFC 2177), UNSELECT (RFC 3691), UIDPLUS
+(RFC 4315), MOVE (RFC 6851), ENABLE (RFC 5161), ID (RFC 2971), SASL-IR (RFC 4959) and UTF8=ACCEPT
+(RFC 6855). It never touches a socket: the listener feeds it parsed commands and writes the bytes
+of its outcomes.
 
 States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what each accepts is
-`ACCEPTS`. FETCH, STORE, SEARCH, COPY, MOVE and UID EXPUNGE live in `commands/messages.py`.
+`ACCEPTS`. FETCH, STORE, SEARCH (ESEARCH, SEARCHRES), COPY, MOVE and UID EXPUNGE live in
+`commands/messages.py`; CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS and APPEND
+(MULTIAPPEND, APPENDLIMIT, BINARY literal8, UTF8 data) in `commands/mailboxes.py`; LIST (with
+LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN) and LSUB in `commands/listing.py`; NAMESPACE
+(RFC 2342), ENABLE, ID and authentication here.
 
 Invariants:
 - the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
   before the mailbox is read, so no change falls between the read and the subscription;
 - after every command the changes from the feed are reported, expunges only after commands that
   do not use sequence numbers (RFC 9051 §7.5.1, RFC 3501 §7.4.1);
-- our own failures answer NO [SERVERBUG] (logged with the traceback), never a dropped connection.
+- our own failures answer NO [SERVERBUG] (logged with the traceback), never a dropped connection;
+- `max_errors` BAD answers in a row end the session with BYE.
 
-CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LSUB, STATUS and APPEND live in
-`commands/mailboxes.py`; NAMESPACE (RFC 2342) is answered here.
+What ENABLE changes: IMAP4rev2 makes SELECT send LIST and OK [CLOSED] instead of RECENT and
+[UNSEEN], SEARCH answer ESEARCH, STATUS accept DELETED; IMAP4rev2 and UTF8=ACCEPT make mailbox
+names UTF-8 both ways and allow 8-bit headers in APPEND; after UTF8=ACCEPT, SEARCH takes no CHARSET.
 
-ENABLE (RFC 5161) is accepted but enables nothing: no extension we have is enableable, so it answers
-"* ENABLED" with no names and OK (RFC 5161 §3.1 allows that); ENABLE is not advertised.
-
-Left out, answered NO [CANNOT] "not implemented yet": ID, extended LIST options, ESEARCH RETURN,
-BINARY, CONDSTORE (hence no MULTIAPPEND or BINARY). AUTHENTICATE offers PLAIN only, without SASL-IR.
+Left out, answered NO [CANNOT] "not implemented yet": CONDSTORE and QRESYNC (SELECT parameters,
+CHANGEDSINCE, UNCHANGEDSINCE, MODSEQ).
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ import asyncio
 import contextlib
 import enum
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import postoffice
 from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth import sasl
 from postoffice.auth.accounts import credentials_of
@@ -41,7 +46,7 @@ from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
 from postoffice.imap.wire import (
     Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Copy, Create, Delete, Done,
-    Enable, Examine, Expunge as ExpungeCmd, Fetch, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
+    Enable, Examine, Expunge as ExpungeCmd, Fetch, Id, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
     Search, Select, StartTls, Status, Store, Subscribe, UidExpunge, Unselect, Unsubscribe,
 )
 
@@ -58,19 +63,24 @@ class State(enum.Enum):
     LOGOUT = "logout"
 
 
-_ANY = frozenset({"CAPABILITY", "NOOP", "LOGOUT"})
+_ANY = frozenset({"CAPABILITY", "NOOP", "LOGOUT", "ID"})  # ID in any state: RFC 2971 §3.1
 _AUTHENTICATED = _ANY | frozenset({
     "SELECT", "EXAMINE", "LIST", "IDLE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LSUB",
-    "NAMESPACE", "STATUS", "APPEND", "ENABLE", "ID",
+    "NAMESPACE", "STATUS", "APPEND",
 })
 ACCEPTS: dict[State, frozenset[str]] = {
-    State.NOT_AUTHENTICATED: _ANY | frozenset({"STARTTLS", "LOGIN", "AUTHENTICATE", "ID"}),
-    State.AUTHENTICATED: _AUTHENTICATED,
+    State.NOT_AUTHENTICATED: _ANY | frozenset({"STARTTLS", "LOGIN", "AUTHENTICATE"}),
+    # RFC 5161 §3.1, RFC 9051 §6.3.1: ENABLE only in the authenticated state, before SELECT.
+    State.AUTHENTICATED: _AUTHENTICATED | frozenset({"ENABLE"}),
     State.SELECTED: _AUTHENTICATED | frozenset({
         "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH", "COPY", "MOVE",
     }),
     State.LOGOUT: frozenset(),
 }
+# RFC 5161 §3.1, RFC 6855 §3, RFC 9051 §6.3.1: what ENABLE can turn on, as spelled in replies.
+ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT"}
+# RFC 2971 §3.3: what ID tells about the server.
+SERVER_ID = {"name": "postoffice", "vendor": "postoffice", "version": postoffice.__version__}
 # RFC 9051 §7.5.1, RFC 3501 §7.4.1: no EXPUNGE while a command using sequence numbers runs.
 _NO_EXPUNGE_AFTER = frozenset({"FETCH", "STORE", "SEARCH", "COPY", "MOVE"})
 
@@ -117,6 +127,9 @@ class ImapSession:
     _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
     sleep: Any = asyncio.sleep
     enabled: set[str] = field(default_factory=set)  # what ENABLE turned on (RFC 5161), upper-case
+    append_limit: int = 26_214_400  # APPENDLIMIT (RFC 7889): the largest message APPEND takes
+    max_errors: int = 20  # BAD answers in a row before BYE
+    bad_in_a_row: int = 0
 
     @property
     def rev2(self) -> bool:
@@ -134,12 +147,29 @@ class ImapSession:
     # --- the command loop ----------------------------------------------------------------------------
 
     async def handle(self, cmd: Command | BadCommand) -> Outcome:
-        """The outcome of one command; never raises."""
+        """The outcome of one command; never raises. After `max_errors` BAD answers in a row
+        the session ends with BYE: a client that speaks something else (HTTP, SMTP, noise) is let go
+        instead of being answered line by line forever."""
+        outcome = await self._handle(cmd)
+        if not _ends_bad(outcome.data):
+            self.bad_in_a_row = 0
+            return outcome
+        self.bad_in_a_row += 1
+        if self.bad_in_a_row < self.max_errors:
+            return outcome
+        self.state = State.LOGOUT
+        await self.close()
+        return Outcome(outcome.data + r.untagged_status("BYE", None, "Too many invalid commands"), Then.CLOSE)
+
+    async def _handle(self, cmd: Command | BadCommand) -> Outcome:
         if isinstance(cmd, BadCommand):
-            code = r.Code(cmd.code) if cmd.code else None
+            name, _, args = (cmd.code or "").partition(" ")
+            code = r.Code(name, args) if name else None
             if cmd.tag is None:
                 return Outcome(r.untagged_status("BAD", code, cmd.text))
-            return Outcome(r.tagged(cmd.tag, "BAD", code, cmd.text))
+            # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD.
+            status = "NO" if name == "BADCHARSET" else "BAD"
+            return Outcome(r.tagged(cmd.tag, status, code, cmd.text))
         name = cmd.name
         if name not in ACCEPTS[self.state]:
             return Outcome(r.tagged(cmd.tag, "BAD", None, f"{name} not allowed now"))
@@ -194,7 +224,8 @@ class ImapSession:
             case Select() | Examine():
                 return await self._select(cmd)
             case List():
-                return await self._list(cmd)
+                from postoffice.imap.commands import listing
+                return await listing.list_(self, cmd)
             case Close() | Unselect():
                 if isinstance(cmd, Close) and not self.selected.read_only:
                     # RFC 9051 §6.4.1: CLOSE expunges \Deleted silently (no EXPUNGE responses).
@@ -206,6 +237,9 @@ class ImapSession:
                 return Outcome(r.tagged(cmd.tag, "OK", None, f"{cmd.name} completed"))
             case ExpungeCmd():
                 return await self._expunge(cmd)
+            case Search() if cmd.charset is not None and "UTF8=ACCEPT" in self.enabled:
+                # RFC 6855 §3: after ENABLE UTF8=ACCEPT a charset conflicts with the session's UTF-8.
+                return Outcome(r.tagged(cmd.tag, "BAD", r.CLIENTBUG, "No CHARSET after ENABLE UTF8=ACCEPT"))
             case Fetch() | Store() | Search():
                 from postoffice.imap.commands import messages
                 return await messages.run(self, cmd)
@@ -216,12 +250,22 @@ class ImapSession:
                 from postoffice.imap.commands import messages
                 return await messages.uid_expunge(self, cmd)
             case Enable():
-                # RFC 5161 §3.1-§3.2: only what is enabled is listed; nothing is enableable yet.
-                return self._ok(cmd.tag, "ENABLE completed", r.untagged(b"ENABLED"))
+                # RFC 5161 §3.1-§3.2: ENABLED lists what this command turned on, nothing else.
+                new = [c for c in dict.fromkeys(cmd.capabilities) if c in ENABLEABLE and c not in self.enabled]
+                self.enabled.update(new)
+                line = r.untagged(" ".join(["ENABLED"] + [ENABLEABLE[c] for c in new]))
+                return self._ok(cmd.tag, "ENABLE completed", line)
+            case Id():
+                # RFC 2971 §3.1-§3.3: the client's fields are logged; ours answer.
+                if cmd.params:
+                    log.info("imap: client %s says ID %s", self.client_ip,
+                             ", ".join(f"{k}={v}" for k, v in list(cmd.params.items())[:30]))
+                fields = b" ".join(r.quoted(k) + b" " + r.quoted(v) for k, v in SERVER_ID.items())
+                return self._ok(cmd.tag, "ID completed", r.untagged(b"ID (" + fields + b")"))
             case Create() | Delete() | Rename() | Subscribe() | Unsubscribe() | Lsub() | Status() | Append():
-                from postoffice.imap.commands import mailboxes
+                from postoffice.imap.commands import listing, mailboxes
                 handler = {Create: mailboxes.create, Delete: mailboxes.delete, Rename: mailboxes.rename,
-                           Subscribe: mailboxes.subscribe, Unsubscribe: mailboxes.subscribe, Lsub: mailboxes.lsub,
+                           Subscribe: mailboxes.subscribe, Unsubscribe: mailboxes.subscribe, Lsub: listing.lsub,
                            Status: mailboxes.status, Append: mailboxes.append}[type(cmd)]
                 return await handler(self, cmd)
             case Namespace():
@@ -256,14 +300,17 @@ class ImapSession:
     def capabilities(self) -> list[str]:
         """RFC 9051 §7.2.2: only what works now."""
         # NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3).
-        # UIDPLUS (RFC 4315 §2), MOVE (RFC 6851 §3.1).
-        caps = ["IMAP4rev1", "LITERAL+", "IDLE", "UNSELECT", "NAMESPACE", "STATUS=SIZE", "CREATE-SPECIAL-USE",
-                "UIDPLUS", "MOVE"]
+        # UIDPLUS (RFC 4315 §2), MOVE (RFC 6851 §3.1), ENABLE (RFC 5161), ID (RFC 2971),
+        # UTF8=ACCEPT (RFC 6855 §3), MULTIAPPEND (RFC 3502), APPENDLIMIT (RFC 7889 §3).
+        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "IDLE", "UNSELECT", "NAMESPACE", "STATUS=SIZE",
+                "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "ENABLE", "ID", "UTF8=ACCEPT", "MULTIAPPEND",
+                f"APPENDLIMIT={self.append_limit}", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN",
+                "ESEARCH", "SEARCHRES", "BINARY"]  # RFC 4731 §4, RFC 5182 §3, RFC 3516 §4.1
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_available and not self.tls_active:
                 caps.append("STARTTLS")
             if self._plaintext_allowed():
-                caps.append("AUTH=PLAIN")
+                caps += ["AUTH=" + m for m in sasl.MECHANISMS] + ["SASL-IR"]  # RFC 4959
             else:
                 caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3
         return caps
@@ -285,12 +332,14 @@ class ImapSession:
     async def _authenticate(self, cmd: Authenticate) -> Outcome:
         if not self._plaintext_allowed():
             return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
-        if cmd.mechanism != "PLAIN":
+        try:
+            exchange = sasl.start(cmd.mechanism, self._credentials)
+        except sasl.UnknownMechanism:
+            # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
             return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "Unsupported mechanism"))
-        if cmd.initial_response is not None:  # RFC 4959 §3: SASL-IR is not advertised
-            return Outcome(r.tagged(cmd.tag, "BAD", None, "SASL-IR is not supported"))
         self._pending_tag = cmd.tag
-        return await self._sasl_step(sasl.start("PLAIN", self._credentials), None)
+        # RFC 4959 §3: an initial response ("=" for an empty one) is the first client answer.
+        return await self._sasl_step(exchange, cmd.initial_response)
 
     async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
         """The client's answer to a challenge (RFC 9051 §6.2.2)."""
@@ -313,6 +362,9 @@ class ImapSession:
             self._sasl = exchange
             return Outcome(r.continuation_base64(step.data) if step.data else b"+ \r\n", Then.READ_AUTH_LINE)
         if isinstance(step, sasl.Success):
+            if step.data:  # SCRAM's server-final message: a last challenge, answered empty (RFC 9051 §6.2.2)
+                self._sasl = sasl.Acknowledged(step)
+                return Outcome(r.continuation_base64(step.data), Then.READ_AUTH_LINE)
             return await self._open(tag, step.identity)
         if step.reason == sasl.MALFORMED.reason:
             return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
@@ -347,7 +399,10 @@ class ImapSession:
     async def _select(self, cmd: Select | Examine) -> Outcome:
         if cmd.condstore or cmd.qresync:
             return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
-        # RFC 9051 §6.3.2: a SELECT deselects first, even when it fails.
+        # RFC 9051 §6.3.2: a SELECT deselects first, even when it fails; a rev2 client is told
+        # with OK [CLOSED] (RFC 9051 §7.1; rev1 clients were never promised it).
+        closed = r.untagged_status("OK", r.CLOSED, "Previous mailbox is now closed") if (
+            self.selected is not None and self.rev2) else b""
         await self._deselect()
         box = await self.store.mailboxes.find(self.account, cmd.mailbox)
         if box is None:
@@ -356,18 +411,24 @@ class ImapSession:
         self._feed_cm = self.store.feed.subscribe(box.id)
         self.feed = self._feed_cm.__enter__()  # before reading: no change falls in between
         box = await self.store.mailboxes.get(box.id)
-        messages = await self.store.mailboxes.messages(box.id)
-        self.selected = SelectedMailbox(box.id, box.uidvalidity, [m.uid for m in messages],
-                                        highestmodseq=box.highestmodseq, read_only=read_only)
+        uids = await self.store.mailboxes.uids(box.id)
+        counts = await self.store.mailboxes.counts(box.id)
+        self.selected = SelectedMailbox(box.id, box.uidvalidity, uids, highestmodseq=box.highestmodseq,
+                                        read_only=read_only)
         self.state = State.SELECTED
-        uidnext = max([box.uidnext] + [m.uid + 1 for m in messages])
-        # RFC 3501 §6.3.1: FLAGS, EXISTS, RECENT, and OK [UNSEEN] [PERMANENTFLAGS] [UIDVALIDITY] [UIDNEXT].
-        out = [r.untagged(b"FLAGS " + r.flag_list(SYSTEM_FLAGS)),
-               r.untagged(b"%d EXISTS" % len(messages)),
-               r.untagged(b"0 RECENT")]  # \Recent is never set (RFC 9051 §2.3.2)
-        unseen = next((n for n, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
-        if unseen is not None:
-            out.append(r.untagged_status("OK", r.code("UNSEEN", unseen), "First unseen"))
+        uidnext = max(box.uidnext, (uids[-1] + 1) if uids else 1)
+        # RFC 3501 §6.3.1: FLAGS, EXISTS, RECENT, and OK [UNSEEN] [PERMANENTFLAGS] [UIDVALIDITY] [UIDNEXT];
+        # RFC 9051 §6.3.2: FLAGS, EXISTS, LIST, and the same OKs but UNSEEN (RECENT is gone in rev2).
+        out = [closed, r.untagged(b"FLAGS " + r.flag_list(SYSTEM_FLAGS)), r.untagged(b"%d EXISTS" % len(uids))]
+        if self.rev2:
+            from postoffice.imap.commands.listing import select_list_line
+            out.append(await select_list_line(self, box))
+        else:
+            out.append(r.untagged(b"0 RECENT"))  # \Recent is never set (RFC 9051 §2.3.2)
+            first = counts.first_unseen_uid
+            unseen = self.selected.seq_of(first) if first is not None else None
+            if unseen is not None:
+                out.append(r.untagged_status("OK", r.code("UNSEEN", unseen), "First unseen"))
         permanent = () if read_only else SYSTEM_FLAGS + ("\\*",)
         out += [r.untagged_status("OK", r.permanentflags(permanent), "Flags permitted"),
                 r.untagged_status("OK", r.uidvalidity(box.uidvalidity), "UIDs valid"),
@@ -395,35 +456,11 @@ class ImapSession:
             await self.store.mailboxes.expunge(self.selected.mailbox, uids)
         return self._ok(cmd.tag, "EXPUNGE completed")
 
-    async def _list(self, cmd: List) -> Outcome:
-        if cmd.selection or cmd.returns:
-            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
-        out: list[bytes] = []
-        if cmd.patterns == ("",):
-            # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
-            out.append(r.untagged(b'LIST (\\Noselect) "' + DELIMITER.encode() + b'" ""'))
-            return self._ok(cmd.tag, "LIST completed", b"".join(out))
-        boxes = await self.store.mailboxes.list(self.account)
-        names = [b.name for b in boxes]
-        wanted = [_pattern(cmd.reference + p) for p in cmd.patterns]
-        for box in sorted(boxes, key=lambda b: (b.name != "INBOX", b.name)):
-            # RFC 9051 §5.1: INBOX is case-insensitive; every other name is matched as written.
-            if not any(w.fullmatch(box.name) or (box.name == "INBOX" and re.fullmatch(w.pattern, "INBOX", re.I))
-                       for w in wanted):
-                continue
-            children = any(n.startswith(box.name + DELIMITER) for n in names)
-            attrs = ["\\HasChildren" if children else "\\HasNoChildren"]
-            if box.special_use:
-                attrs.append(box.special_use)  # RFC 6154 §2
-            out.append(r.untagged(b"LIST (" + " ".join(attrs).encode() + b') "' + DELIMITER.encode() + b'" '
-                                  + r.mailbox_name(box.name, utf8=False)))
-        return self._ok(cmd.tag, "LIST completed", b"".join(out))
 
-
-def _pattern(pattern: str) -> re.Pattern[str]:
-    """RFC 9051 §6.3.9: "*" matches anything, "%" anything but the hierarchy delimiter."""
-    parts = [".*" if ch == "*" else f"[^{re.escape(DELIMITER)}]*" if ch == "%" else re.escape(ch) for ch in pattern]
-    return re.compile("".join(parts))
+def _ends_bad(data: bytes) -> bool:
+    """Whether the last line is a BAD, tagged or untagged: "a1 BAD ..." or "* BAD ..."."""
+    last = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
+    return last.split(b" ", 2)[1:2] == [b"BAD"]
 
 
 def encode_update(update: Update) -> bytes:

@@ -292,7 +292,7 @@ class Pop3Session:
             return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
         if isinstance(step, sasl.Success):
             if step.data:  # SCRAM's server-final message: a last challenge, acknowledged empty
-                self._sasl = _Acknowledged(step)
+                self._sasl = sasl.Acknowledged(step)
                 return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
             return await self._open(step.identity)
         if step.reason == sasl.MALFORMED.reason:
@@ -349,16 +349,3 @@ class Pop3Session:
         if gone:
             await self.store.journey.record_for(gone, "deleted", f"by POP3 as {self.address}")
         return Outcome(replies.signing_off(len(drop.messages) - len(drop.deleted)), Then.CLOSE)
-
-
-class _Acknowledged(sasl.SaslExchange):
-    """After SCRAM's server-final challenge: the client's (empty) answer completes the login."""
-
-    mechanism = "SCRAM-SHA-256"
-
-    def __init__(self, success: sasl.Success) -> None:
-        super().__init__()
-        self._success = success
-
-    async def _step(self, response: bytes | None) -> sasl.Step:
-        return sasl.Success(self._success.identity) if not response else sasl.MALFORMED

@@ -126,6 +126,28 @@ class StoredMessage:
     queue_id: str = ""  # the queue id it was delivered from ("" for an IMAP APPEND): its journey
 
 
+@dataclass(frozen=True, slots=True)
+class MailboxCounts:
+    """What STATUS and SELECT tell about a mailbox, counted by the store (not by reading every row)."""
+
+    messages: int
+    unseen: int
+    deleted: int
+    size: int  # octets of all messages (RFC 8438 STATUS SIZE)
+    last_uid: int  # 0 when empty
+    first_unseen_uid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCopy:
+    """One message of `Mailboxes.append_all`."""
+
+    blob: BlobRef
+    flags: frozenset[str]
+    received: datetime
+    prefix: bytes = b""
+
+
 class FlagMode(enum.Enum):
     REPLACE = "replace"
     ADD = "add"
@@ -280,12 +302,18 @@ class Mailboxes(Protocol):
     async def subscribe(self, mailbox: MailboxId, subscribed: bool) -> None: ...
     async def append(self, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
                      received: datetime, prefix: bytes = b"") -> Appended: ...
+    async def append_all(self, mailbox: MailboxId, messages: list[NewCopy]) -> list[Appended]:
+        """All in one transaction, or none (MULTIAPPEND, RFC 3502 §6.3.11)."""
     async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str],
                         mode: FlagMode) -> list[Change]: ...
     async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]: ...
     async def copy(self, source: MailboxId, uids: list[int], target: MailboxId, *,
                    move: bool = False) -> list[tuple[int, int]]: ...
-    async def messages(self, mailbox: MailboxId) -> list[StoredMessage]: ...
+    async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
+        """By ascending UID: all, or those of `uids` that exist (a range lookup, not a scan)."""
+    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
+        """Every UID, ascending (what SELECT numbers), or those with the system flag `flagged`."""
+    async def counts(self, mailbox: MailboxId) -> MailboxCounts: ...
     async def changes_since(self, mailbox: MailboxId, modseq: int) -> list[Change]: ...
 
 

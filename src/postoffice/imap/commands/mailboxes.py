@@ -1,5 +1,6 @@
 """Mailbox commands of the authenticated state: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
-LSUB, STATUS, NAMESPACE and APPEND (RFC 9051 §6.3.4-§6.3.12, RFC 3501 §6.3.3-§6.3.11).
+STATUS, NAMESPACE and APPEND (RFC 9051 §6.3.4-§6.3.12, RFC 3501 §6.3.3-§6.3.11); LIST and LSUB
+are in `listing.py`.
 
 Names are "/"-separated (`session.DELIMITER`); every name that exists is a real, selectable
 mailbox (the store keeps no \\Noselect placeholders), so:
@@ -19,8 +20,9 @@ RFC 6154 §3); others answer NO [USEATTR]. STATUS knows MESSAGES, UIDNEXT, UIDVA
 RECENT (always 0: \\Recent is never set) and SIZE (RFC 8438); DELETED (IMAP4rev2 only) and
 HIGHESTMODSEQ (CONDSTORE is not advertised) answer BAD.
 
-APPEND stores one message (no MULTIAPPEND: several answer BAD; no BINARY: literal8 answers BAD).
-The tagged OK carries [APPENDUID uidvalidity uid] (RFC 4315 §3; UIDPLUS is advertised).
+APPEND stores one message or, MULTIAPPEND (RFC 3502), several in one transaction; literal8
+(BINARY, RFC 3516 §4.4) and the UTF8 data item (RFC 6855 §4) are taken; the tagged OK carries
+[APPENDUID uidvalidity uid-set] (RFC 4315 §3). Bare CR or LF in a plain literal become CRLF.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
-from postoffice.imap.wire import Append, Create, Delete, Lsub, Rename, Status, Subscribe, Unsubscribe
-from postoffice.store.api import Conflict, Mailbox, NotFound
+from postoffice.imap.wire import Append, AppendMessage, Create, Delete, Rename, Status, Subscribe, Unsubscribe
+from postoffice.store.api import Conflict, Mailbox, NewCopy, NotFound
 
 if TYPE_CHECKING:
     from postoffice.imap.session import ImapSession, Outcome
@@ -136,8 +138,7 @@ async def rename(session: ImapSession, cmd: Rename) -> Outcome:
         except Conflict:
             return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
         messages = await boxes.messages(box.id)
-        for m in messages:
-            await boxes.append(target.id, m.blob, m.flags - {"\\Recent"}, m.internaldate, m.prefix)
+        await boxes.append_all(target.id, [NewCopy(m.blob, m.flags, m.internaldate, m.prefix) for m in messages])
         if messages:
             await boxes.expunge(box.id, [m.uid for m in messages])
         return _out(cmd.tag, "OK", None, "RENAME completed")
@@ -167,37 +168,11 @@ async def subscribe(session: ImapSession, cmd: Subscribe | Unsubscribe) -> Outco
     return _out(cmd.tag, "OK", None, f"{cmd.name} completed")
 
 
-async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
-    """RFC 3501 §6.3.9: the subscribed names matching; with "%", an unsubscribed superior of a
-    subscribed name that the pattern reaches is returned with \\Noselect instead."""
-    from postoffice.imap.session import _pattern
-    if cmd.pattern == "":
-        return _out(cmd.tag, "OK", None, "LSUB completed",
-                    r.untagged(b'LSUB (\\Noselect) "' + _delim().encode() + b'" ""'))
-    wanted = _pattern(cmd.reference + cmd.pattern)
-
-    def matches(name: str) -> bool:
-        return bool(wanted.fullmatch(name) or (name == "INBOX" and re.fullmatch(wanted.pattern, name, re.I)))
-
-    subscribed = {b.name for b in await session.store.mailboxes.list(session.account) if b.subscribed}
-    found: dict[str, bool] = {n: True for n in subscribed if matches(n)}
-    for n in subscribed:
-        if matches(n):
-            continue
-        for parent in _superiors(n):
-            if parent not in subscribed and matches(parent):
-                found.setdefault(parent, False)
-    out = []
-    for name in sorted(found, key=lambda n: (n != "INBOX", n)):
-        attrs = b"()" if found[name] else b"(\\Noselect)"
-        out.append(r.untagged(b"LSUB " + attrs + b' "' + _delim().encode() + b'" ' + r.mailbox_name(name, utf8=False)))
-    return _out(cmd.tag, "OK", None, "LSUB completed", b"".join(out))
-
-
 async def status(session: ImapSession, cmd: Status) -> Outcome:
-    unknown = [i for i in cmd.items if i not in STATUS_SUPPORTED]
-    if unknown:
-        return _out(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown[0]}")
+    from postoffice.imap.commands.listing import unsupported_status_item
+    unknown = unsupported_status_item(session, cmd.items)
+    if unknown is not None:
+        return _out(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
     box = await _find(session, cmd.mailbox)
     if box is None:
         return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
@@ -206,33 +181,69 @@ async def status(session: ImapSession, cmd: Status) -> Outcome:
 
 async def status_line(session: ImapSession, box: Mailbox, items: tuple[str, ...]) -> bytes:
     """The untagged STATUS response for `box` (RFC 9051 §7.3.4), also sent by LIST-STATUS."""
-    messages = await session.store.mailboxes.messages(box.id)
+    counts = await session.store.mailboxes.counts(box.id)
     values = {
-        "MESSAGES": len(messages),
-        "UIDNEXT": max([box.uidnext] + [m.uid + 1 for m in messages]),
+        "MESSAGES": counts.messages,
+        "UIDNEXT": max(box.uidnext, counts.last_uid + 1),
         "UIDVALIDITY": box.uidvalidity,
-        "UNSEEN": sum(1 for m in messages if "\\Seen" not in m.flags),
-        "DELETED": sum(1 for m in messages if "\\Deleted" in m.flags),
+        "UNSEEN": counts.unseen,
+        "DELETED": counts.deleted,  # RFC 9051 §6.3.11
         "RECENT": 0,  # \Recent is never set (RFC 9051 §2.3.2)
-        "SIZE": sum(m.size for m in messages),  # RFC 8438 §3
+        "SIZE": counts.size,  # RFC 8438 §3
     }
     data = b" ".join(i.encode() + b" " + r.number(values[i]) for i in items)
     return r.untagged(b"STATUS " + r.mailbox_name(box.name, utf8=session.utf8) + b" (" + data + b")")
 
 
 async def append(session: ImapSession, cmd: Append) -> Outcome:
-    if len(cmd.messages) != 1:
-        return _out(cmd.tag, "BAD", None, "One message per APPEND (no MULTIAPPEND)")
-    message = cmd.messages[0]
-    if message.binary:
-        return _out(cmd.tag, "BAD", None, "literal8 needs BINARY, which is not supported")
+    """APPEND (RFC 9051 §6.3.12), several messages at once (MULTIAPPEND, RFC 3502): each message is
+    checked, then all are stored in one transaction or none is."""
     box = await _find(session, cmd.mailbox)
     if box is None:
         # RFC 9051 §6.3.12: NO [TRYCREATE] when the destination does not exist.
         return _out(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
-    flags = frozenset(message.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
-    when = message.internaldate or datetime.now(UTC)
-    blob = await session.store.blobs.put(message.literal)
-    appended = await session.store.mailboxes.append(box.id, blob, flags, when)
+    contents = []
+    for message in cmd.messages:
+        content = _content(message)
+        if isinstance(content, tuple):
+            status, code, text = content
+            return _out(cmd.tag, status, code, text)
+        if len(content) > session.append_limit:
+            return _out(cmd.tag, "NO", r.TOOBIG, f"Messages are limited to {session.append_limit} octets")  # RFC 7889 §4
+        if not session.utf8 and not message.utf8 and _eight_bit_header(content):
+            # RFC 6855 §4: without ENABLE UTF8=ACCEPT, no 8-bit octets in header fields.
+            return _out(cmd.tag, "NO", r.CANNOT, "8-bit header fields need ENABLE UTF8=ACCEPT")
+        contents.append(content)
+    copies = []
+    for message, content in zip(cmd.messages, contents, strict=True):
+        flags = frozenset(message.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
+        copies.append(NewCopy(await session.store.blobs.put(content), flags, message.internaldate or datetime.now(UTC)))
+    appended = await session.store.mailboxes.append_all(box.id, copies)
     # Appended to the selected mailbox: the feed brings the EXISTS, `handle` reports it first.
-    return _out(cmd.tag, "OK", r.appenduid(appended.uidvalidity, appended.uid), "APPEND completed")
+    code = r.appenduid(appended[0].uidvalidity, [a.uid for a in appended])  # RFC 4315 §3, RFC 3502 §6.3.11
+    return _out(cmd.tag, "OK", code, "APPEND completed")
+
+
+def _content(message: AppendMessage) -> bytes | tuple[str, r.Code | None, str]:
+    """The octets to store, or why not. A literal8 (RFC 3516 §4.4) is stored as sent; in a plain
+    literal NUL is not allowed (RFC 9051 §4.3 CHAR8) and line ends become CRLF, so that what POP3
+    and IMAP count (RFC822.SIZE, LIST) is what they send."""
+    data = message.literal
+    if not data:
+        return ("NO", r.CANNOT, "An empty message cannot be appended")
+    if message.binary or message.utf8:
+        return data
+    if b"\0" in data:
+        return ("BAD", r.CLIENTBUG, "NUL in a literal: send it as literal8 (BINARY)")
+    if data.count(b"\r\n") == data.count(b"\n") == data.count(b"\r"):
+        return data
+    return _LINE_END.sub(b"\r\n", data)
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _eight_bit_header(data: bytes) -> bool:
+    end = data.find(b"\r\n\r\n")
+    header = data if end < 0 else data[:end]
+    return not header.isascii()

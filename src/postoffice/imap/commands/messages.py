@@ -1,14 +1,28 @@
 """FETCH, STORE, SEARCH, COPY and MOVE (and their UID forms), and UID EXPUNGE, on the selected
 mailbox: RFC 9051 §6.4.4-§6.4.9, RFC 6851 (MOVE), RFC 4315 §2.1 (UID EXPUNGE); RFC 3501 §6.4.5
-for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items.
+for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items; ESEARCH (RFC 4731, RFC 9051 §7.3.4),
+SEARCHRES (RFC 5182, RFC 9051 §6.4.4.1) and BINARY (RFC 3516, RFC 9051 §6.4.5, §7.5.2).
 
 Messages are read per command from the store (`mailboxes.messages`), the parsed form and the
 bytes only when an item or a search key needs them. Numbers resolve against the session's view
 (`selected.py`), so a message expunged elsewhere but not yet reported keeps its number; FETCH sends
 nothing for it (RFC 9051 §7.5.2 allows NO or nothing).
 
-Left out (NO [CANNOT]): BINARY, BINARY.SIZE, MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, ESEARCH RETURN,
-SEARCH "$".
+SEARCH answers "* SEARCH" without RETURN in an IMAP4rev1 session, and one "* ESEARCH" with
+RETURN, or always once IMAP4rev2 is enabled (RFC 9051 §6.4.4: no options means ALL). RETURN (SAVE)
+keeps the result in the view (`SelectedMailbox.saved`, as UIDs), which "$" names in FETCH, STORE,
+SEARCH, COPY, MOVE, UID EXPUNGE and their UID forms. BINARY decodes a leaf part's
+Content-Transfer-Encoding (`fetch_data.binary_bytes`); every BINARY item of every message is
+decoded before anything is answered or \Seen is set, so a FETCH refused for one message
+(NO [UNKNOWN-CTE]) changes nothing and sends no partial results.
+
+Choices: BINARY of a multipart or message/rfc822|global part answers NO [CLIENTBUG] (RFC 9051
+§6.4.5: leaf parts only); BINARY[] is the message as stored; BINARY of a part that does not exist
+is NIL and its BINARY.SIZE 0. A SEARCH RETURN (SAVE) is never refused (no NOTSAVED, RFC 9051
+§6.4.4.3): one result per session, bounded by the mailbox.
+
+Left out (NO [CANNOT]): MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, and so the ESEARCH MODSEQ return
+data (RFC 4731 §3.2, CONDSTORE only).
 """
 
 from __future__ import annotations
@@ -18,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 from postoffice.imap import fetch_data as fd
 from postoffice.imap import responses as r
 from postoffice.imap import search
-from postoffice.imap.wire import BodySection, Copy, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge
+from postoffice.imap.wire import (
+    Binary, BinarySize, BodySection, Copy, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge,
+)
 from postoffice.store.api import FlagMode, StoredMessage
 
 if TYPE_CHECKING:
@@ -65,7 +81,9 @@ def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tupl
     """(seq, uid) of the messages `sequence` names, in the session's view, ascending."""
     view = session.selected
     if sequence.saved:
-        raise BadSequence
+        # RFC 5182 §2.1, RFC 9051 §6.4.4.1: "$" is the saved result, in either form of the command
+        # (the view keeps UIDs and maps them to numbers); before any SAVE it names no message.
+        return view.saved_targets()
     if uid:
         # RFC 9051 §6.4.9: "*" is the largest UID in use; UIDs not in the mailbox are ignored.
         largest = view.uids[-1] if view.uids else 0
@@ -78,28 +96,33 @@ def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tupl
     return found
 
 
-async def _messages(session: ImapSession) -> dict[int, StoredMessage]:
-    return {m.uid: m for m in await session.store.mailboxes.messages(session.selected.mailbox)}
+async def _messages(session: ImapSession, uids: list[int] | None = None) -> dict[int, StoredMessage]:
+    """The stored messages of the selected mailbox, all or those of `uids` (ascending)."""
+    return {m.uid: m for m in await session.store.mailboxes.messages(session.selected.mailbox, uids)}
 
 
 async def deleted_uids(session: ImapSession) -> list[int]:
-    return [uid for uid, m in (await _messages(session)).items() if "\\Deleted" in m.flags]
+    return await session.store.mailboxes.uids(session.selected.mailbox, flagged="\\Deleted")
 
 
 # --- FETCH ---------------------------------------------------------------------------------------------
 
 async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     attrs = list(cmd.attributes)
-    if cmd.changedsince is not None or any(not isinstance(a, (str, BodySection)) or a == "MODSEQ" for a in attrs):
+    if cmd.changedsince is not None or "MODSEQ" in attrs:
         return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
     wanted = targets(session, cmd.sequence, cmd.uid)
     stored = await _messages(session)
     view = session.selected
-    # RFC 3501 §6.4.5: a non-PEEK body fetch sets \Seen; the new FLAGS are part of the response.
+    live = [stored[u] for _, u in wanted if u in stored and not view.is_expunged(u)]
+    # Decoded first: a refusal (RFC 9051 §7.5.2 UNKNOWN-CTE) leaves \Seen as it was.
+    decoded = await _binaries(session, live, attrs)
+    # RFC 3501 §6.4.5, RFC 9051 §6.4.5: a non-PEEK BODY[] or BINARY[] sets \Seen; the new FLAGS
+    # are part of the response.
     marks_seen = not view.read_only and any(
-        (isinstance(a, BodySection) and not a.peek) or a in ("RFC822", "RFC822.TEXT") for a in attrs)
+        (isinstance(a, (BodySection, Binary)) and not a.peek) or a in ("RFC822", "RFC822.TEXT") for a in attrs)
     changed: set[int] = set()
     if marks_seen:
         unseen = [u for _, u in wanted if u in stored and "\\Seen" not in stored[u].flags]
@@ -119,11 +142,48 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
-        out.append(r.fetch(seq, await _items(session, m, attrs)))
+        out.append(r.fetch(seq, await _items(session, m, attrs, decoded.get(uid, {}))))
     return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
-async def _items(session: ImapSession, m: StoredMessage, attrs: list[Any]) -> list[tuple[str, bytes]]:
+Decoded = dict[tuple[int, ...], bytes | None]  # part -> BINARY content, None for no such part
+
+
+async def _binaries(session: ImapSession, messages: list[StoredMessage], attrs: list[Any]) -> dict[int, Decoded]:
+    """uid -> the content of each BINARY / BINARY.SIZE part asked for. Raises Refused (NO) when a
+    part cannot be decoded, for the whole FETCH (RFC 9051 §7.5.2: "it MUST fail the request")."""
+    from postoffice.imap.session import Refused
+    parts = list(dict.fromkeys(a.part for a in attrs if isinstance(a, (Binary, BinarySize))))
+    if not parts:
+        return {}
+    out: dict[int, Decoded] = {}
+    for m in messages:
+        parsed = await session.store.blobs.parsed(m.blob)
+        raw = None
+        found: Decoded = {}
+        for part in parts:
+            match fd.binary_refusal(parsed, part):
+                case fd.UNKNOWN_CTE:
+                    raise Refused("NO", r.UNKNOWN_CTE, "Unknown Content-Transfer-Encoding")
+                case fd.NOT_A_LEAF:
+                    # RFC 9051 §6.4.5: BINARY "can only be requested for leaf body parts".
+                    raise Refused("NO", r.CLIENTBUG, "BINARY applies to single parts, not multipart or message parts")
+                case fd.NO_SUCH_PART:
+                    found[part] = None
+                case _:
+                    if raw is None:
+                        raw = await session.store.blobs.read_message(m)
+                    found[part] = fd.binary_bytes(raw, parsed, len(m.prefix), part)
+        out[m.uid] = found
+    return out
+
+
+def _binary_name(kind: str, part: tuple[int, ...]) -> str:
+    return kind + "[" + ".".join(map(str, part)) + "]"
+
+
+async def _items(session: ImapSession, m: StoredMessage, attrs: list[Any],
+                 decoded: Decoded) -> list[tuple[str, bytes]]:
     blobs = session.store.blobs
     parsed = raw = None
     if any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs):
@@ -158,6 +218,21 @@ async def _items(session: ImapSession, m: StoredMessage, attrs: list[Any]) -> li
                     if data is not None:
                         data = fd.partial(data, part[0], part[1])
                 items.append((name, r.NIL if data is None else r.literal(data)))
+            case Binary(part=part, partial=part_range):
+                data = decoded[part]
+                name = _binary_name("BINARY", part)  # BINARY.PEEK answers as BINARY
+                if part_range is not None:
+                    # RFC 9051 §6.4.5: the origin and count count decoded octets; the response
+                    # names the origin, as for BODY (§7.5.2 BINARY[<section-binary>]<<number>>).
+                    name += f"<{part_range[0]}>"
+                    if data is not None:
+                        data = fd.partial(data, part_range[0], part_range[1])
+                # RFC 9051 §7.5.2: a string unless the content holds NUL, then a literal8.
+                items.append((name, r.NIL if data is None else r.binary_value(data)))
+            case BinarySize(part=part):
+                # RFC 9051 §7.5.2: the size BINARY[part] has, counted from the same bytes.
+                data = decoded[part]
+                items.append((_binary_name("BINARY.SIZE", part), r.number(0 if data is None else len(data))))
     return items
 
 
@@ -195,14 +270,38 @@ async def store(session: ImapSession, cmd: Store) -> Outcome:
 # --- SEARCH --------------------------------------------------------------------------------------------
 
 async def search_(session: ImapSession, cmd: Search) -> Outcome:
-    if cmd.returns is not None:
-        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+    view = session.selected
+    returns = cmd.returns
+    if returns is None and session.rev2:
+        returns = ()  # RFC 9051 §6.4.4: always ESEARCH; no result option means ALL
+    saving = returns is not None and "SAVE" in returns
     if cmd.charset is not None and cmd.charset not in ("US-ASCII", "UTF-8"):
+        if saving:
+            view.save(())  # RFC 9051 §6.4.4.1: a SEARCH with SAVE answered NO empties "$"
         return _status(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
+    try:
+        found = await _matching(session, cmd)
+    except Exception:
+        if saving:
+            view.save(())  # the NO [SERVERBUG] the session answers empties "$" too
+        raise
+    numbers = [uid if cmd.uid else seq for seq, uid in found]
+    if returns is None:
+        line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers))
+        return _ok(cmd.tag, f"{cmd.name} completed", line)
+    if saving:
+        view.save(_to_save(returns, [uid for _, uid in found]))
+    data = _esearch_data(returns, numbers)
+    line = b"" if data is None else r.esearch(cmd.tag, cmd.uid, data)
+    return _ok(cmd.tag, f"{cmd.name} completed", line)
+
+
+async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
+    """(seq, uid) of the messages that match, ascending."""
     view = session.selected
     need = search.needs(cmd.criteria)
     stored = await _messages(session)
-    ctx = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0)
+    ctx = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0, saved=view.saved)
     found = []
     for seq, uid in enumerate(view.uids, 1):
         m = stored.get(uid)
@@ -214,9 +313,35 @@ async def search_(session: ImapSession, cmd: Search) -> Outcome:
         if search.RAW in need:
             c.raw = await session.store.blobs.read_message(m)
         if search.matches(cmd.criteria, c, ctx):
-            found.append(uid if cmd.uid else seq)
-    line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in found))
-    return _ok(cmd.tag, f"{cmd.name} completed", line)
+            found.append((seq, uid))
+    return found
+
+
+def _esearch_data(returns: tuple[str, ...], numbers: list[int]) -> list[tuple[str, bytes]] | None:
+    """The ESEARCH return data for `numbers` (ascending), or None when no ESEARCH is due: SAVE
+    alone suppresses it (RFC 9051 §6.4.4, RFC 5182 §1). RFC 4731 §3.1: "RETURN ()" is ALL; MIN,
+    MAX and ALL are left out when nothing matched, COUNT never; ALL is a sequence-set."""
+    wanted = set(returns) - {"SAVE"} if returns else {"ALL"}
+    if not wanted:
+        return None
+    data: list[tuple[str, bytes]] = []
+    if numbers and "MIN" in wanted:
+        data.append(("MIN", r.number(numbers[0])))
+    if numbers and "MAX" in wanted:
+        data.append(("MAX", r.number(numbers[-1])))
+    if "COUNT" in wanted:
+        data.append(("COUNT", r.number(len(numbers))))
+    if numbers and "ALL" in wanted:
+        data.append(("ALL", r.sequence_set(numbers).encode("ascii")))
+    return data
+
+
+def _to_save(returns: tuple[str, ...], uids: list[int]) -> list[int]:
+    """What SAVE keeps (RFC 5182 §2.4, RFC 9051 §6.4.4.1 table 4): with MIN and/or MAX but neither
+    ALL nor COUNT, only the message(s) those name; otherwise every message found."""
+    if not uids or "ALL" in returns or "COUNT" in returns or not {"MIN", "MAX"} & set(returns):
+        return uids
+    return [u for u, wanted in ((uids[0], "MIN" in returns), (uids[-1], "MAX" in returns)) if wanted]
 
 
 # --- COPY, MOVE, UID EXPUNGE ---------------------------------------------------------------------------

@@ -194,12 +194,13 @@ class Status:
 class AppendMessage:
     """One message of an APPEND: `binary` when sent as literal8 (RFC 3516 §4.4), which may hold
     NUL and needs no CTE; `literal` as sent (may hold NUL in a plain literal too: the session
-    decides)."""
+    decides). `utf8`: sent as "UTF8 (~{n})" (RFC 6855 §4)."""
 
     flags: tuple[str, ...]
     internaldate: datetime | None
     literal: bytes = field(repr=False)
     binary: bool = False
+    utf8: bool = False  # sent as the UTF8 data extension (RFC 6855 §4): its header may hold UTF-8
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,9 +287,10 @@ class Reader:
                 name = decode_mutf7(name)
             except ValueError:
                 raise Syntax("Mailbox name is not valid modified UTF-7") from None
-        # RFC 9051 §9 mailbox: every case variant of INBOX is INBOX.
-        if not pattern and name.upper() == "INBOX":
-            return "INBOX"
+        # RFC 9051 §9 mailbox: every case variant of INBOX is INBOX, also as the first level of
+        # an inferior's name ("inbox/Lists" is "INBOX/Lists", RFC 9051 §5.1).
+        if not pattern and name[:5].upper() == "INBOX" and (len(name) == 5 or name[5] == "/"):
+            return "INBOX" + name[5:]
         return name
 
     def mailbox(self) -> str:

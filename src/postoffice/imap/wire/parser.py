@@ -19,8 +19,8 @@ listed in commands.py; RFC 2177 §3 (DONE), RFC 9051 §6.2.2 (AUTHENTICATE respo
 
 Leniency, each for clients that exist: see lexer.py (bare LF, UTF-8 in quoted strings); "ID ()"
 is taken as "ID NIL". Left out: commands of extensions not listed in commands.py (COMPRESS,
-NOTIFY, METADATA, QUOTA, ACL, SORT, THREAD, ...: "Unknown command"), CATENATE and UTF8 APPEND
-data items (RFC 4469, RFC 6855), and the state checks (which commands each state accepts: the
+NOTIFY, METADATA, QUOTA, ACL, SORT, THREAD, ...: "Unknown command"), CATENATE (RFC 4469), and
+the state checks (which commands each state accepts: the
 session's table).
 """
 
@@ -254,6 +254,8 @@ def _append(r: Reader, tag: str, uid: bool) -> c.Command:
     messages = []
     while True:
         r.sp()
+        while messages and r.accept(b" "):
+            pass  # IMAPClient's multiappend puts two spaces between messages
         flags: tuple[str, ...] = ()
         internaldate = None
         if r.peek() == 0x28:
@@ -262,9 +264,12 @@ def _append(r: Reader, tag: str, uid: bool) -> c.Command:
         if r.peek() == 0x22:
             internaldate = r.date_time()
             r.sp()
+        utf8 = r.accept(b"UTF8 (")  # RFC 6855 §4: "UTF8" SP "(" literal8 ")"
         binary = r.peek() == 0x7E                    # "~{n}": literal8, RFC 3516 §4.4
         data = r.literal(binary=True, nul=True)
-        messages.append(c.AppendMessage(flags, internaldate, data, binary))
+        if utf8:
+            r.expect(b")")
+        messages.append(c.AppendMessage(flags, internaldate, data, binary and not utf8, utf8))
         if r.at_end():
             return c.Append(tag, mailbox, tuple(messages))
 

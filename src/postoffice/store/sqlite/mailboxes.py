@@ -8,6 +8,7 @@ concurrent appends. One operation takes one new modseq for all the messages it t
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import UTC, datetime
 
@@ -19,7 +20,9 @@ from postoffice.store.api import (
     Conflict,
     FlagMode,
     Mailbox,
+    MailboxCounts,
     MailboxId,
+    NewCopy,
     NotFound,
     StoredMessage,
 )
@@ -40,8 +43,31 @@ def flags_text(flags: frozenset[str]) -> str:
     return " ".join(sorted(flags))
 
 
+@functools.lru_cache(maxsize=4096)
 def flags_of(text: str) -> frozenset[str]:
+    """Cached: a mailbox holds few distinct flag sets, and a large one is read often."""
     return frozenset(text.split())
+
+
+def uid_ranges(uids: list[int]) -> list[tuple[int, int]]:
+    """Ascending `uids` as inclusive runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for uid in uids:
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], uid)
+        else:
+            runs.append((uid, uid))
+    return runs
+
+
+_MESSAGE_COLUMNS = ("m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.sha256, b.size, m.prefix, m.queue_id"
+                    " FROM messages m JOIN blobs b ON b.id = m.blob")
+_MAX_RUNS = 200  # more runs than this in one lookup: read the mailbox and filter
+
+
+def _stored(r: tuple) -> StoredMessage:
+    return StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]), internaldate=datetime.fromtimestamp(r[3], UTC),
+                         size=r[4], blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8]), queue_id=r[9])
 
 
 def _next_modseq(conn: sqlite3.Connection, mailbox: MailboxId) -> int:
@@ -140,6 +166,14 @@ class SqliteMailboxes:
         self._feed.publish([change])
         return appended
 
+    async def append_all(self, mailbox: MailboxId, messages: list[NewCopy]) -> list[Appended]:
+        def job(conn: sqlite3.Connection) -> list[tuple[Appended, Change]]:
+            return [append_message(conn, mailbox, m.blob, m.flags, m.received, m.prefix) for m in messages]
+
+        done = await self._w.run(job)
+        self._feed.publish([change for _, change in done])
+        return [appended for appended, _ in done]
+
     async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str], mode: FlagMode) -> list[Change]:
         def job(conn: sqlite3.Connection) -> list[Change]:
             changes: list[Change] = []
@@ -211,14 +245,49 @@ class SqliteMailboxes:
         self._feed.publish(changes)
         return pairs
 
-    async def messages(self, mailbox: MailboxId) -> list[StoredMessage]:
+    async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
         def job(conn: sqlite3.Connection) -> list[StoredMessage]:
-            rows = conn.execute(
-                "SELECT m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.sha256, b.size, m.prefix, m.queue_id"
-                " FROM messages m JOIN blobs b ON b.id = m.blob WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
-            return [StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]),
-                                  internaldate=datetime.fromtimestamp(r[3], UTC), size=r[4],
-                                  blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8]), queue_id=r[9]) for r in rows]
+            if uids is None:
+                rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
+                return [_stored(r) for r in rows]
+            wanted = sorted(set(uids))
+            runs = uid_ranges(wanted)
+            if len(runs) > _MAX_RUNS:
+                keep = set(wanted)
+                rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
+                return [_stored(r) for r in rows if r[0] in keep]
+            found: list[StoredMessage] = []
+            for low, high in runs:
+                found += [_stored(r) for r in conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid",
+                    (mailbox, low, high))]
+            return found
+
+        if uids is not None and not uids:
+            return []
+        return await self._r.run(job)
+
+    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
+        if flagged is None:
+            return await self._r.run(lambda c: [r[0] for r in c.execute(
+                "SELECT uid FROM messages WHERE mailbox = ? ORDER BY uid", (mailbox,))])
+        if not flagged.startswith("\\"):
+            raise ValueError("only system flags are looked up this way")
+        return await self._r.run(lambda c: [r[0] for r in c.execute(
+            "SELECT uid FROM messages WHERE mailbox = ? AND instr(flags, ?) > 0 ORDER BY uid", (mailbox, flagged))])
+
+    async def counts(self, mailbox: MailboxId) -> MailboxCounts:
+        def job(conn: sqlite3.Connection) -> MailboxCounts:
+            # Keywords cannot hold a backslash (RFC 9051 §9 flag-keyword is an atom), so a
+            # substring test on the space-separated text is exact for system flags.
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(instr(flags, '\\Seen') = 0), 0),"
+                " coalesce(sum(instr(flags, '\\Deleted') > 0), 0), coalesce(sum(size), 0), max(uid)"
+                " FROM messages WHERE mailbox = ?", (mailbox,)).fetchone()
+            first = conn.execute("SELECT min(uid) FROM messages WHERE mailbox = ? AND instr(flags, '\\Seen') = 0",
+                                 (mailbox,)).fetchone()[0]
+            return MailboxCounts(messages=row[0], unseen=row[1], deleted=row[2], size=row[3],
+                                 last_uid=row[4] or 0, first_unseen_uid=first)
 
         return await self._r.run(job)
 
