@@ -114,7 +114,7 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
     wanted = targets(session, cmd.sequence, cmd.uid)
-    stored = await _messages(session)
+    stored = await _messages(session, [u for _, u in wanted])
     view = session.selected
     live = [stored[u] for _, u in wanted if u in stored and not view.is_expunged(u)]
     # Decoded first: a refusal (RFC 9051 §7.5.2 UNKNOWN-CTE) leaves \Seen as it was.
@@ -255,7 +255,7 @@ async def store(session: ImapSession, cmd: Store) -> Outcome:
     now = {c.uid: c.flags for c in changes}
     unchanged = [u for _, u in wanted if u not in now]
     if unchanged:  # RFC 9051 §6.4.6: the flags of every message stored to are reported
-        stored = await _messages(session)
+        stored = await _messages(session, unchanged)
         now.update({u: stored[u].flags for u in unchanged if u in stored})
     out = []
     for seq, uid in wanted:
