@@ -112,7 +112,8 @@ class SqliteBlobs:
         return message.prefix + await self.read(message.blob)
 
     async def parsed(self, blob: BlobRef) -> ParsedMessage:
-        row = await self._r.run(lambda c: c.execute("SELECT parsed FROM blobs WHERE id = ?", (blob.id,)).fetchone())
+        # A point lookup, like `read`: answered on the caller's thread, no hop.
+        row = self._r.quick(lambda c: c.execute("SELECT parsed FROM blobs WHERE id = ?", (blob.id,)).fetchone())
         if row is None:
             raise NotFound(f"no blob {blob.sha256}")
         return ParsedMessage.from_json(row[0])
