@@ -9,16 +9,9 @@ import poplib
 import re
 
 from tests.conftest import TEST_CONFIG, provision, start_server
-from tests.imap.test_session_flow import PASSWORDS, Raw, connect
+from tests.imap.test_session_flow import PASSWORDS, connect, logged_in
 
 USER = "alice@example.test"
-
-
-def logged_in(server) -> Raw:
-    raw = Raw(server)
-    raw.send(f'l LOGIN {USER} "{PASSWORDS[USER]}"\r\n'.encode())
-    assert raw.until(b"l ")[-1].startswith(b"l OK")
-    return raw
 
 
 def message(subject: str, body: str = "Body.\r\n") -> bytes:
@@ -38,7 +31,7 @@ def uids_in(imap: imaplib.IMAP4, box: str) -> list[int]:
 def test_multiappend_stores_all_with_one_appenduid(mail_server):
     with connect(mail_server, USER) as imap:
         imap.create("Multi")
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 3502 §6.3.11: several messages in one APPEND; RFC 4315 §3: APPENDUID names them all.
         raw.send(b"a APPEND Multi " + literal(message("m1")) + b" (\\Seen) " + literal(message("m2"))
@@ -59,7 +52,7 @@ def test_multiappend_stores_all_with_one_appenduid(mail_server):
 def test_multiappend_is_all_or_nothing(mail_server):
     with connect(mail_server, USER) as imap:
         imap.create("AllOrNone")
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 3502 §6.3.11: if any message fails, none is appended. The second holds a NUL in a
         # plain literal, which RFC 9051 §4.3 does not allow.
@@ -79,7 +72,7 @@ def test_literal8_keeps_binary_content(mail_server):
         imap.create("Binary")
     content = (b"Subject: bin\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
                + bytes(range(256)) + b"\r\n")
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 3516 §4.4: literal8 carries binary octets, NUL included.
         raw.send(b"a APPEND Binary " + literal(content, b"~") + b"\r\n")
@@ -122,7 +115,7 @@ def test_eight_bit_header_needs_utf8_accept(mail_server):
     with connect(mail_server, USER) as imap:
         imap.create("Utf8Box")
     content = "Subject: Grüße\r\nFrom: jörg@example.test\r\n\r\nHallo.\r\n".encode()
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 6855 §4: without ENABLE UTF8=ACCEPT, 8-bit header fields are refused with NO.
         raw.send(b"a APPEND Utf8Box " + literal(content) + b"\r\n")
@@ -144,7 +137,7 @@ def test_eight_bit_header_needs_utf8_accept(mail_server):
 
 
 def test_empty_message_is_refused(mail_server):
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         raw.send(b"a APPEND INBOX {0+}\r\n\r\n")
         assert raw.until(b"a ")[-1].startswith(b"a NO [CANNOT]")
@@ -160,7 +153,7 @@ def test_appendlimit_refuses_before_reading(tmp_path):
         host, port = server.listeners["imap"]
         with imaplib.IMAP4(host, port) as imap:
             assert "APPENDLIMIT=1000" in imap.capabilities  # RFC 7889 §3
-        raw = logged_in(server)
+        raw = logged_in(server, USER)
         try:
             # RFC 7888 §4: a literal over the limit is refused at its announcement with [TOOBIG];
             # for a synchronizing one no "+" is sent, so its octets never come.

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.imap.test_session_flow import PASSWORDS, Raw, connect, untagged
+from tests.imap.test_session_flow import connect, logged_in, untagged
 
 USER = "carol@example.test"
 
@@ -51,13 +51,6 @@ def bodies(imap: imaplib.IMAP4, box: str) -> dict[int, tuple[bytes, bytes]]:
             out[uid] = (out[uid][0], item[0] + data[i + 1])
     imap.unselect() if hasattr(imap, "unselect") else imap.close()
     return out
-
-
-def raw_login(server) -> Raw:
-    raw = Raw(server)
-    raw.send(f'l LOGIN {USER} "{PASSWORDS[USER]}"\r\n'.encode())
-    assert raw.until(b"l ")[-1].startswith(b"l OK")
-    return raw
 
 
 def test_appenduid_names_the_new_message(mail_server):
@@ -120,7 +113,7 @@ def test_move_reports_copyuid_then_expunges_to_both_sessions(mail_server):
         imap.create("MoveDst")
         dst_validity = uidvalidity(imap, "MoveDst")
     other = connect(mail_server, USER)
-    raw = raw_login(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         other.select("MoveSrc")
         raw.send(b"s SELECT MoveSrc\r\n")

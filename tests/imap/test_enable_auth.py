@@ -8,17 +8,10 @@ import imaplib
 import time
 
 from tests.conftest import TEST_CONFIG, provision, start_server
-from tests.imap.test_session_flow import PASSWORDS, Raw
+from tests.imap.test_session_flow import PASSWORDS, Raw, logged_in
 from tests.scram import ScramClient, b64
 
 USER = "bob@example.test"
-
-
-def logged_in(server) -> Raw:
-    raw = Raw(server)
-    raw.send(f'l LOGIN {USER} "{PASSWORDS[USER]}"\r\n'.encode())
-    assert raw.until(b"l ")[-1].startswith(b"l OK")
-    return raw
 
 
 def test_capabilities_name_what_is_served(mail_server):
@@ -32,7 +25,7 @@ def test_capabilities_name_what_is_served(mail_server):
 
 
 def test_enable_lists_only_what_it_turned_on(mail_server):
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 5161 §3.1: CONDSTORE is not served, so not enabled; UTF8=ACCEPT is (RFC 6855 §3).
         raw.send(b"e1 ENABLE CONDSTORE utf8=accept\r\n")
@@ -61,7 +54,7 @@ def test_enable_needs_authentication(mail_server):
 
 
 def test_rev2_select_sends_list_and_closed_but_no_recent(mail_server):
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         raw.send(b"e ENABLE IMAP4rev2\r\n")
         raw.until(b"e ")
@@ -84,7 +77,7 @@ def test_rev2_select_sends_list_and_closed_but_no_recent(mail_server):
 
 
 def test_rev1_select_keeps_recent_and_sends_no_closed(mail_server):
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         raw.send(b"s1 SELECT INBOX\r\ns2 SELECT INBOX\r\n")
         raw.until(b"s1 ")
@@ -96,7 +89,7 @@ def test_rev1_select_keeps_recent_and_sends_no_closed(mail_server):
 
 
 def test_utf8_mailbox_names_after_enable(mail_server):
-    raw = logged_in(mail_server)
+    raw = logged_in(mail_server, USER)
     try:
         # RFC 3501 §5.1.3: a rev1 client names "Entwürfe" in modified UTF-7.
         raw.send(b'c CREATE "Entw&APw-rfe"\r\n')

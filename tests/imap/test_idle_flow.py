@@ -9,15 +9,14 @@ import smtplib
 import time
 
 from tests.conftest import client_tls, inbox
-from tests.imap.test_session_flow import PASSWORDS, Raw, connect
+from tests.imap.test_session_flow import PASSWORDS, Raw, connect, logged_in
 
 USER = "bob@example.test"
 
 
 def idling(server, user: str = USER) -> tuple[Raw, int]:
-    raw = Raw(server)
-    raw.send(f'l LOGIN {user} "{PASSWORDS[user]}"\r\ns SELECT INBOX\r\n'.encode())
-    raw.until(b"l ")
+    raw = logged_in(server, user)
+    raw.send(b"s SELECT INBOX\r\n")
     lines = raw.until(b"s ")
     exists = int(next(l for l in lines if l.endswith(b" EXISTS")).split()[1])
     raw.send(b"i IDLE\r\n")

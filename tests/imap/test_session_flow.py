@@ -73,6 +73,14 @@ class Raw:
         self.sock.close()
 
 
+def logged_in(server, user: str) -> Raw:
+    """A Raw client, logged in as `user`."""
+    raw = Raw(server)
+    raw.send(f'l LOGIN {user} "{PASSWORDS[user]}"\r\n'.encode())
+    assert raw.until(b"l ")[-1].startswith(b"l OK")
+    return raw
+
+
 # --- tests ------------------------------------------------------------------------------------------
 
 def test_capability_and_login(mail_server):
