@@ -388,5 +388,13 @@ async def check(store: Any) -> None:
     click.echo("store is consistent")
 
 
+# --- the mail client -------------------------------------------------------------------------
+
+from postoffice.mua.cli import contacts, mail  # noqa: E402
+
+main.add_command(mail)
+main.add_command(contacts)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,218 @@
+"""Reading what imaplib hands back: FETCH, LIST and STATUS data, and mailbox names.
+
+imaplib returns the untagged data of a command as a list whose items are either a line (bytes) or
+a `(line-up-to-a-literal, literal)` pair; one FETCH response is spread over several such items
+when it carries literals. This module puts each response back together and parses it into Python
+values (RFC 9051 §9 / RFC 3501 §9 syntax: atoms, numbers, quoted strings, literals, NIL and
+parenthesized lists), so callers read `{"UID": 7, "FLAGS": ["\\Seen"], "BODY[]": b"..."}`.
+
+Mailbox names are modified UTF-7 (RFC 3501 §5.1.3) on the wire unless UTF8=ACCEPT is enabled
+(RFC 6855 §3); `encode_mailbox` and `decode_mailbox` convert. Written here rather than imported
+from our server's imap package: the client depends on no server code.
+
+Left out: anything FETCH or LIST can carry that this client does not ask for is parsed generically
+and ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+_ATOM_END = b' ()"{\r\n'
+
+
+class ImapDataError(ValueError):
+    pass
+
+
+# --- mailbox names: modified UTF-7 -------------------------------------------------------------
+
+def encode_mailbox(name: str) -> str:
+    """RFC 3501 §5.1.3: printable ASCII as is ("&" as "&-"), other runs as modified BASE64 of UTF-16."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            data = "".join(run).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
+
+
+def decode_mailbox(name: str) -> str:
+    def shifted(m: re.Match[str]) -> str:
+        body = m.group(1)
+        if not body:
+            return "&"
+        data = body.replace(",", "/")
+        data += "=" * (-len(data) % 4)
+        try:
+            return base64.b64decode(data).decode("utf-16-be")
+        except (ValueError, UnicodeDecodeError):
+            return m.group(0)  # not valid modified UTF-7: show the name as the server sent it
+
+    return re.sub(r"&([A-Za-z0-9+,]*)-", shifted, name)
+
+
+def quote(value: str | bytes) -> str:
+    """An IMAP quoted string (for names and search strings imaplib would otherwise send bare)."""
+    text = value.decode() if isinstance(value, bytes) else value
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def sequence_set(uids: list[int]) -> str:
+    """"1:3,7,9:10" for [1, 2, 3, 7, 9, 10]."""
+    out: list[str] = []
+    numbers = sorted(set(uids))
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        out.append(str(numbers[i]) if i == j else f"{numbers[i]}:{numbers[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+# --- values -----------------------------------------------------------------------------------
+
+class _Literal(bytes):
+    """A literal's bytes, told apart from the text around it while tokenizing."""
+
+
+def _pieces(data: list[Any]) -> list[list[bytes | _Literal]]:
+    """imaplib's data items, regrouped into one list of pieces per response."""
+    responses: list[list[bytes | _Literal]] = []
+    for item in data:
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            head, literal = item[0], item[1]
+            if not responses or _starts_response(head):
+                responses.append([])
+            responses[-1] += [re.sub(rb"\{\d+\+?\}$", b"", head), _Literal(literal)]
+        else:
+            if not responses or _starts_response(item):
+                responses.append([])
+            responses[-1].append(item)
+    return responses
+
+
+def _starts_response(line: bytes) -> bool:
+    # A continuation after a literal starts with a space or ")", or is empty; a new response is neither.
+    return bool(line) and line[:1] not in (b" ", b")")
+
+
+def _tokens(pieces: list[bytes | _Literal]) -> list[Any]:
+    out: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, _Literal):
+            out.append(bytes(piece))
+            continue
+        i = 0
+        while i < len(piece):
+            c = piece[i:i + 1]
+            if c in (b" ", b"\r", b"\n"):
+                i += 1
+            elif c in (b"(", b")"):
+                out.append(c.decode())
+                i += 1
+            elif c == b'"':
+                j, buf = i + 1, bytearray()
+                while j < len(piece) and piece[j:j + 1] != b'"':
+                    if piece[j:j + 1] == b"\\":
+                        j += 1
+                    buf += piece[j:j + 1]
+                    j += 1
+                out.append(bytes(buf))
+                i = j + 1
+            else:
+                j = i
+                while j < len(piece) and piece[j:j + 1] not in _ATOM_END:
+                    if piece[j:j + 1] == b"[":  # BODY[HEADER.FIELDS (FROM)] is one name
+                        end = piece.find(b"]", j)
+                        j = len(piece) if end < 0 else end
+                    j += 1
+                atom = piece[i:j].decode("utf-8", "replace")
+                out.append(None if atom.upper() == "NIL" else int(atom) if atom.isdigit() else atom)
+                i = j
+    return out
+
+
+def _nest(tokens: list[Any]) -> list[Any]:
+    stack: list[list[Any]] = [[]]
+    for token in tokens:
+        if token == "(":
+            stack.append([])
+        elif token == ")":
+            if len(stack) == 1:
+                raise ImapDataError("unbalanced parentheses")
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(token)
+    while len(stack) > 1:  # a truncated response: keep what was read
+        done = stack.pop()
+        stack[-1].append(done)
+    return stack[0]
+
+
+def parse_responses(data: list[Any]) -> list[list[Any]]:
+    """Each response in imaplib's data, as a list of values."""
+    return [_nest(_tokens(pieces)) for pieces in _pieces(data)]
+
+
+def fetch_items(data: list[Any]) -> dict[int, dict[str, Any]]:
+    """UID FETCH data, by UID: `* 3 FETCH (UID 7 FLAGS (\\Seen) ...)` gives {7: {"UID": 7, ...}}."""
+    out: dict[int, dict[str, Any]] = {}
+    for response in parse_responses(data):
+        if len(response) < 2 or not isinstance(response[-1], list):
+            continue
+        pairs = response[-1]
+        items = {str(pairs[i]).upper(): pairs[i + 1] for i in range(0, len(pairs) - 1, 2)}
+        uid = items.get("UID")
+        if isinstance(uid, int):
+            out.setdefault(uid, {}).update(items)
+    return out
+
+
+def list_items(data: list[Any]) -> list[tuple[list[str], str | None, str]]:
+    """LIST data: (attributes, delimiter, raw name) per mailbox."""
+    out = []
+    for response in parse_responses(data):
+        if len(response) < 3 or not isinstance(response[0], list):
+            continue
+        attrs = [str(a) for a in response[0]]
+        delimiter = response[1].decode() if isinstance(response[1], bytes) else None
+        name = response[2]
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+        out.append((attrs, delimiter, name))
+    return out
+
+
+def status_items(data: list[Any]) -> dict[str, int]:
+    """STATUS data: {"MESSAGES": 3, "UNSEEN": 1}."""
+    for response in parse_responses(data):
+        if len(response) >= 2 and isinstance(response[-1], list):
+            pairs = response[-1]
+            return {str(pairs[i]).upper(): pairs[i + 1] for i in range(0, len(pairs) - 1, 2)
+                    if isinstance(pairs[i + 1], int)}
+    return {}
+
+
+def text(value: Any) -> str:
+    """An nstring as text ("" for NIL)."""
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

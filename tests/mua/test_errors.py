@@ -1,0 +1,116 @@
+"""What goes wrong is told in one line on stderr, with a non-zero exit, and nothing is half-sent."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.mua.conftest import Person, add_account, find_uids, marker
+
+
+def one_line_failure(r, *words: str) -> None:
+    assert r.code != 0, r.out
+    assert r.err.count("\n") == 1 and r.err.startswith("postoffice: "), r.err
+    assert "Traceback" not in r.err
+    for word in words:
+        assert word in r.err, r.err
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sender(tmp_path, mail_server) -> Person:
+    person = Person(tmp_path / "alice", "alice@example.test")
+    add_account(person, mail_server, tls="starttls")
+    return person
+
+
+def test_wrong_password(tmp_path, mail_server, sender):
+    wrong = Person(tmp_path / "wrong", "alice@example.test")
+    add_account(wrong, mail_server, tls="implicit", password="not-her-password")
+    one_line_failure(wrong("mail", "send", "--to", "bob@example.test", "--subject", "e1", stdin="x\n"),
+                     "refused the login for alice@example.test", "535")
+    one_line_failure(wrong("mail", "list"), "IMAP server", "refused the login for alice@example.test")
+    one_line_failure(wrong("mail", "fetch", "--to-maildir", str(tmp_path / "md")), "POP3 server",
+                     "refused the login")
+    marker(mail_server, sender, "bob@example.test", "checkpoint one")
+    assert find_uids(mail_server, "bob@example.test", "e1", timeout=0) == []
+
+
+def test_unreachable_server(tmp_path):
+    person = Person(tmp_path / "p", "alice@example.test")
+    port = closed_port()
+    person.ok("mail", "account", "add", "gone", "--address", "alice@example.test", "--smtp", f"127.0.0.1:{port}",
+              "--imap", f"127.0.0.1:{port}", "--pop3", f"127.0.0.1:{port}", "--tls", "implicit", "--password-stdin",
+              stdin="secret\n")
+    one_line_failure(person("mail", "send", "--to", "bob@example.test", "--subject", "e2", stdin="x\n"),
+                     f"cannot reach the SMTP server 127.0.0.1:{port}: connection refused")
+    one_line_failure(person("mail", "folders"), f"cannot reach the IMAP server 127.0.0.1:{port}")
+    one_line_failure(person("mail", "fetch", "--to-mbox", str(tmp_path / "m")), "cannot reach the POP3 server")
+
+
+def test_refused_recipient_sends_to_nobody(mail_server, sender):
+    r = sender("mail", "send", "--to", "bob@example.test", "--to", "nobody@example.test", "--cc", "carol@example.test",
+               "--subject", "e3", stdin="To all of you.\n")
+    # RFC 5321 §3.3: the server's reply is quoted; RSET leaves no transaction to deliver to the others.
+    one_line_failure(r, "refused the recipient nobody@example.test", "550 5.1.1", "nothing was sent")
+    marker(mail_server, sender, "bob@example.test", "checkpoint two")
+    assert find_uids(mail_server, "bob@example.test", "e3", timeout=0) == []
+    assert find_uids(mail_server, "carol@example.test", "e3", timeout=0) == []
+    assert find_uids(mail_server, "alice@example.test", "e3", folder="Sent", timeout=0) == []
+
+
+def test_certificate_that_does_not_verify(tmp_path, mail_server):
+    strict = Person(tmp_path / "strict", "alice@example.test")
+    add_account(strict, mail_server, tls="implicit", insecure=False)
+    one_line_failure(strict("mail", "send", "--to", "bob@example.test", "--subject", "e4", stdin="x\n"),
+                     "TLS certificate of the SMTP server", "does not verify", "--insecure")
+    one_line_failure(strict("mail", "list"), "TLS certificate of the IMAP server", "--insecure")
+    one_line_failure(strict("mail", "fetch", "--to-maildir", str(tmp_path / "md")), "TLS certificate of the POP3")
+    starttls = Person(tmp_path / "starttls", "alice@example.test")
+    add_account(starttls, mail_server, tls="starttls", insecure=False)
+    one_line_failure(starttls("mail", "list"), "does not verify")
+    assert find_uids(mail_server, "bob@example.test", "e4", timeout=0) == []
+    # A person who trusts this server says so, for one command.
+    strict.ok("mail", "--insecure", "send", "--to", "bob@example.test", "--subject", "e5 trusted", stdin="x\n")
+    assert find_uids(mail_server, "bob@example.test", "e5 trusted")
+
+
+def test_missing_attachment_stops_before_any_connection(tmp_path, mail_server, sender):
+    here = tmp_path / "here.txt"
+    here.write_text("present")
+    missing = str(tmp_path / "not-there.pdf")
+    r = sender("mail", "send", "--to", "bob@example.test", "--subject", "e6", "--attach", str(here),
+               "--attach", missing, stdin="x\n")
+    one_line_failure(r, f"attachment not found: {missing}", "nothing was sent")
+    # Checked before connecting: with no server to reach at all, the attachment is still what is reported.
+    offline = Person(tmp_path / "offline", "alice@example.test")
+    port = closed_port()
+    offline.ok("mail", "account", "add", "x", "--address", "alice@example.test", "--smtp", f"127.0.0.1:{port}",
+               "--password-stdin", stdin="secret\n")
+    one_line_failure(offline("mail", "send", "--to", "bob@example.test", "--attach", missing, stdin="x\n"),
+                     "attachment not found")
+    marker(mail_server, sender, "bob@example.test", "checkpoint three")
+    assert find_uids(mail_server, "bob@example.test", "e6", timeout=0) == []
+
+
+def test_no_password_anywhere(tmp_path, mail_server):
+    person = Person(tmp_path / "nopw", "alice@example.test")
+    add_account(person, mail_server, extra=("--store-password", "no"))
+    assert "password" not in (tmp_path / "nopw" / "client.toml").read_text().replace('password = "ask"', "")
+    one_line_failure(person("mail", "list"), "no password for account main", "POSTOFFICE_MAIL_PASSWORD")
+    # The environment variable is one of the places a password comes from.
+    assert "INBOX" in person.ok("mail", "folders", env={"POSTOFFICE_MAIL_PASSWORD": "alice-secret"}).out
+
+
+def test_usage_mistakes_are_one_line(tmp_path, sender):
+    one_line_failure(sender("mail", "send", "--subject", "nobody", stdin="x\n"), "no recipients")
+    one_line_failure(sender("mail", "send", "--to", "not an address@", stdin="x\n"), "not an address")
+    one_line_failure(sender("mail", "fetch"), "--to-maildir")
+    one_line_failure(sender("mail", "--account", "nope", "list"), "no account named 'nope'")
+    one_line_failure(Person(tmp_path / "empty", "x@example.test")("mail", "list"), "no mail account yet")
