@@ -90,3 +90,16 @@ def test_a_broken_client_toml_is_named_in_one_line(tmp_path):
         person.config.write_text(text)
         r = person("mail", "list")
         assert r.code == 1 and r.err.count("\n") == 1 and words in r.err and str(person.config) in r.err, r.err
+
+
+def test_the_credentials_file_keeps_any_password(tmp_path, monkeypatch):
+    from postoffice.mua import passwords, profiles
+
+    monkeypatch.delenv(passwords.PASSWORD_ENV, raising=False)
+    book = profiles.Profiles(tmp_path / "client.toml", {})
+    account = profiles.Account(name="x", address="x@example.test", password="file")
+    for password in ("a\x7fb", 'q"\\\n\t', "pässwörd ✓"):  # TOML forbids a raw DEL in a string
+        passwords.store(book, account, password, "file")
+        assert passwords.password_for(book, account) == password
+    assert stat.S_IMODE(book.credentials_path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["credentials.toml"]  # no temporary file left behind

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import threading
 
 import pytest
 
+from tests.conftest import POSTOFFICE
 from tests.mua.conftest import Person, add_account, find_uids, marker
 
 
@@ -110,7 +113,71 @@ def test_no_password_anywhere(tmp_path, mail_server):
 
 def test_usage_mistakes_are_one_line(tmp_path, sender):
     one_line_failure(sender("mail", "send", "--subject", "nobody", stdin="x\n"), "no recipients")
+    # RFC 5322 §2.2: a line break would end the Subject field and start another one.
+    one_line_failure(sender("mail", "send", "--to", "bob@example.test", "--subject", "a\nBcc: x@example.test",
+                            stdin="x\n"), "line break", "nothing was sent")
     one_line_failure(sender("mail", "send", "--to", "not an address@", stdin="x\n"), "not an address")
     one_line_failure(sender("mail", "fetch"), "--to-maildir")
     one_line_failure(sender("mail", "--account", "nope", "list"), "no account named 'nope'")
     one_line_failure(Person(tmp_path / "empty", "x@example.test")("mail", "list"), "no mail account yet")
+
+
+def scripted_submission(quit_reply: bytes | None) -> tuple[int, list[bytes]]:
+    """A one-connection submission server that takes the message, then answers QUIT with
+    `quit_reply`, or with None drops the connection instead; returns its port and what it took."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(60)
+    taken: list[bytes] = []
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 scripted ESMTP\r\n")
+            for line in lines:
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    conn.sendall(b"250-scripted\r\n250 AUTH PLAIN\r\n")
+                elif verb == b"AUTH":
+                    conn.sendall(b"235 2.7.0 Authentication succeeded\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 Go ahead\r\n")
+                    taken.append(b"".join(iter(lines.readline, b".\r\n")))
+                    conn.sendall(b"250 2.0.0 Queued as Q1\r\n")
+                elif verb == b"QUIT":
+                    if quit_reply is not None:
+                        conn.sendall(quit_reply)
+                    return
+                else:
+                    conn.sendall(b"250 2.0.0 OK\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], taken
+
+
+def test_a_message_the_server_took_is_sent_whatever_quit_does(tmp_path):
+    # RFC 5321 §4.1.1.4: 250 after the final dot is the server's promise; a QUIT that fails after it
+    # must not be reported as a failure, or the person sends the message twice.
+    for quit_reply in (b"500 5.5.1 Not today\r\n", None):
+        port, taken = scripted_submission(quit_reply)
+        person = Person(tmp_path / f"quit-{port}", "alice@example.test")
+        person.ok("mail", "account", "add", "x", "--address", "alice@example.test", "--smtp", f"127.0.0.1:{port}",
+                  "--tls", "none", "--password-stdin", "--store-password", "file", stdin="secret\n")
+        r = person.ok("mail", "send", "--to", "bob@example.test", "--subject", "e8", stdin="x\n")
+        assert "sent <" in r.out and "Queued as Q1" in r.out and r.err == ""
+        assert len(taken) == 1 and b"Subject: e8" in taken[0]
+
+
+def test_a_non_ascii_password(tmp_path, mail_server):
+    # RFC 4616: SASL PLAIN carries UTF-8; smtplib and imaplib's LOGIN would send only ASCII.
+    password = "pässwörd ✓"
+    add = subprocess.run([POSTOFFICE, "user", "add", "--data-dir", str(mail_server.data_dir), "--password-stdin",
+                          "dora@example.test"], input=password + "\n", capture_output=True, text=True, timeout=60)
+    assert add.returncode == 0, add.stderr
+    dora = Person(tmp_path / "dora", "dora@example.test")
+    add_account(dora, mail_server, tls="implicit", password=password)
+    out = dora.ok("mail", "send", "--to", "dora@example.test", "--subject", "e9 unicode password", stdin="x\n").out
+    assert "copy saved in Sent" in out
+    assert "e9 unicode password" in dora.ok("mail", "list", "--folder", "Sent").out
+    wrong = Person(tmp_path / "wrong-dora", "dora@example.test")
+    add_account(wrong, mail_server, tls="implicit", password="pässwort")
+    one_line_failure(wrong("mail", "list"), "refused the login for dora@example.test")
+    one_line_failure(wrong("mail", "send", "--to", "dora@example.test", stdin="x\n"), "refused the login")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import mailbox
+import stat
 from pathlib import Path
 
 from postoffice.mua import pop3
@@ -101,6 +103,7 @@ def test_fetch_into_an_mbox(people, mail_server, tmp_path):
     on_server = inbox(mail_server.data_dir, carol.address, expect=2)
     path = tmp_path / "carol.mbox"
     assert "fetched 2 new" in carol.ok("mail", "fetch", "--keep", "--to-mbox", str(path)).out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # private, as a mail spool is
     box = mailbox.mbox(path, create=False)
     assert [m["Subject"] for m in box] == ["mbox 1", "mbox 2"]
     assert box.get_bytes(0) == local_form(on_server[0])
@@ -110,3 +113,24 @@ def test_fetch_into_an_mbox(people, mail_server, tmp_path):
     assert len(inbox(mail_server.data_dir, carol.address)) == 2
     carol.ok("mail", "fetch", "--to-mbox", str(path))
     assert len(mailbox.mbox(path, create=False)) == 2 and inbox(mail_server.data_dir, carol.address) == []
+
+
+def test_a_full_disk_stops_the_fetch_and_deletes_nothing(people, mail_server, tmp_path, monkeypatch):
+    alice = people["alice"]
+    for i in range(2):
+        deliver(mail_server, alice.address, f"full {i}")
+    inbox(mail_server.data_dir, alice.address, expect=2)
+    root = tmp_path / "full-maildir"
+
+    def disk_full(self, message, sender):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pop3.MaildirDestination, "add", disk_full)
+    r = alice("mail", "fetch", "--to-maildir", str(root))
+    # Our disk is named, not the server, and no message left the server.
+    assert r.code == 1 and r.err.count("\n") == 1 and f"cannot write into {root}: No space left" in r.err, r.err
+    assert "POP3 server" not in r.err and "nothing was deleted" in r.err
+    assert len(inbox(mail_server.data_dir, alice.address)) == 2
+    monkeypatch.undo()
+    assert "fetched 2 new" in alice.ok("mail", "fetch", "--to-maildir", str(root)).out
+    assert inbox(mail_server.data_dir, alice.address) == []

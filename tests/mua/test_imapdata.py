@@ -46,3 +46,10 @@ def test_folders_with_names_in_any_language(people, mail_server):
     found = carol.ok("mail", "list", "--search", "subject:brûlée").out
     assert "Crème brûlée i2" in found and "Letter" not in found
     assert "Crème brûlée i2" in carol.ok("mail", "list", "--search", "délicieux").out
+
+
+def test_mailbox_names_that_look_like_numbers_or_nil_stay_names():
+    # RFC 9051 §9: mailbox is an astring; "007" is not the number 7, nor the atom NIL a null, and
+    # "²" is no number at all.
+    data = [b'() "/" 007', b'() "/" NIL', '() "/" ²'.encode(), b'() "/" 2024']
+    assert [name for _, _, name in list_items(data)] == ["007", "NIL", "²", "2024"]

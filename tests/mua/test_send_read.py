@@ -222,3 +222,20 @@ def test_a_non_ascii_address_is_sent_with_smtputf8(people, mail_server):
     # RFC 6532 §3.2: with SMTPUTF8 (RFC 6531) the header carries the address in UTF-8 as it is.
     assert "To: Zoë <zoë@example.test>".encode() in raw
     assert "To: Zoë <zoë@example.test>" in bob.ok("mail", "read", str(uid)).out
+
+
+def test_a_sender_cannot_drive_the_readers_terminal(people, mail_server):
+    import smtplib
+
+    bob = people["bob"]
+    # Escape sequences (retitle the window, clear the screen) in an encoded-word and in the body.
+    raw = ("From: dave@remote.test\r\nTo: bob@example.test\r\n"
+           "Subject: =?utf-8?q?Escape_t11_=1B]0;owned=07?=\r\n\r\nbefore\x1b[2Jafter\r\n")
+    host, port = mail_server.listeners["smtp"]
+    with smtplib.SMTP(host, port) as smtp:
+        smtp.sendmail("dave@remote.test", ["bob@example.test"], raw)
+    uid = find_uids(mail_server, bob.address, "t11")[0]
+    for shown in (bob.ok("mail", "read", str(uid)).out, bob.ok("mail", "list", "--search", "subject:t11").out):
+        assert "\x1b" not in shown and "\x07" not in shown and "Escape t11" in shown
+    assert "before\ufffd[2Jafter" in bob.ok("mail", "read", str(uid)).out
+    assert b"before\x1b[2Jafter" in bob.ok("mail", "read", str(uid), "--raw").out_bytes  # --raw is the source

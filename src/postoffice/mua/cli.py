@@ -195,6 +195,8 @@ def contacts_import(client: ClientContext, file: Path) -> None:
         raise MuaError(f"{file}: no such file") from None
     except UnicodeDecodeError:
         raise MuaError(f"{file} is not UTF-8 text (vCard 4.0 requires UTF-8)") from None
+    except OSError as e:
+        raise MuaError(f"cannot read {file}: {e.strerror or e}") from None
     added, replaced = client.book.import_text(text, str(file))
     if not added and not replaced:
         raise MuaError(f"{file} holds no vCard")

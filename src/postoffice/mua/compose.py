@@ -4,7 +4,8 @@ Messages are `email.message.EmailMessage` objects generated with policy SMTP (CR
 header text as RFC 2047 encoded-words, RFC 2231 file names), or SMTPUTF8 when an address itself
 is non-ASCII (RFC 6532, and the submission then asks for SMTPUTF8). Text bodies are 7bit when they
 are ASCII, quoted-printable otherwise, so the message needs no 8BITMIME; attachments are base64
-with the content type `mimetypes` guesses from the file name. Every message has Date and
+with the content type `mimetypes` guesses from the file name, but for a file holding a message
+(.eml), which RFC 2046 §5.2.1 wants attached as message/rfc822 unencoded. Every message has Date and
 Message-ID (RFC 5322 §3.6.1, §3.6.4) made here, so the copy in Sent carries the same Message-ID
 as the copies the recipients get.
 
@@ -167,6 +168,8 @@ def _cte(text: str) -> str:
 
 
 def build(draft: Draft, *, now: datetime | None = None) -> Built:
+    if any(c in draft.subject for c in "\r\n"):  # RFC 5322 §2.2: a line break would end the field
+        raise MuaError("the subject cannot hold a line break; nothing was sent")
     everyone = [draft.sender, *draft.to, *draft.cc, *draft.bcc]
     smtputf8 = any(not a.addr_spec.isascii() for a in everyone)
     pol = policy.SMTPUTF8 if smtputf8 else policy.SMTP
@@ -193,7 +196,13 @@ def build(draft: Draft, *, now: datetime | None = None) -> Built:
         msg.add_alternative(draft.html, subtype="html", cte=_cte(draft.html))
     for att in draft.attachments:
         maintype, _, subtype = att.content_type.partition("/")
-        msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
+        if att.content_type == "message/rfc822":
+            # RFC 2046 §5.2.1: a message/rfc822 body is 7bit, 8bit or binary, never base64; a file
+            # holding a message (.eml) is attached as the message it holds, in CRLF like the rest.
+            msg.add_attachment(parts.parse(att.data), filename=att.filename,
+                               cte="7bit" if att.data.isascii() else "8bit")
+        else:
+            msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
     for forwarded in draft.attached_messages:
         msg.add_attachment(forwarded)
     data = msg.as_bytes(policy=pol)
@@ -215,7 +224,7 @@ def _addresses(msg: EmailMessage, name: str) -> list[Address]:
     out: list[Address] = []
     try:
         fields = msg.get_all(name) or []
-    except (ValueError, TypeError, IndexError):
+    except Exception:  # see parts.header: the registry's parsers fail in many ways
         return out
     for f in fields:
         for a in getattr(f, "addresses", ()):

@@ -86,7 +86,7 @@ class ImapClient:
                     raise MuaError(f"the {self.endpoint} offers no STARTTLS; use --tls implicit or --tls none")
                 conn.starttls(ssl_context=ctx)
             try:
-                conn.login(imapdata.quote(self.account.user), self._password)
+                self._login(conn)
             except imaplib.IMAP4.abort:
                 raise
             except imaplib.IMAP4.error as e:
@@ -95,6 +95,18 @@ class ImapClient:
         # What the server offers after login may differ from its greeting's list (RFC 3501 §7.2.1).
         conn.capabilities = tuple(self._call(conn.capability, what="CAPABILITY")[0].decode().upper().split())
         return self
+
+    def _login(self, conn: imaplib.IMAP4) -> None:
+        user, password = self.account.user, self._password
+        if (user + password).isascii():
+            conn.login(imapdata.quote(user), password)
+            return
+        # LOGIN takes ASCII strings here (imaplib encodes the command as ASCII); AUTHENTICATE PLAIN
+        # carries UTF-8 (RFC 4616, RFC 9051 §6.2.2).
+        if "AUTH=PLAIN" not in conn.capabilities:
+            raise MuaError(f"the {self.endpoint} offers no AUTH=PLAIN, the one way to send a non-ASCII login "
+                           f"or password")
+        conn.authenticate("PLAIN", lambda _: b"\0" + user.encode() + b"\0" + password.encode())
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:

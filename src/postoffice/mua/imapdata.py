@@ -145,9 +145,15 @@ def _tokens(pieces: list[bytes | _Literal]) -> list[Any]:
                         j = len(piece) if end < 0 else end
                     j += 1
                 atom = piece[i:j].decode("utf-8", "replace")
-                out.append(None if atom.upper() == "NIL" else int(atom) if atom.isdigit() else atom)
+                out.append(None if atom.upper() == "NIL" else int(atom) if _is_number(atom) else atom)
                 i = j
     return out
+
+
+def _is_number(atom: str) -> bool:
+    # RFC 9051 §9 number: ASCII digits ("²" is a digit to str.isdigit). A mailbox named "007" is an
+    # astring, and as a number it would come back as "7".
+    return atom.isascii() and atom.isdigit() and (atom == "0" or not atom.startswith("0"))
 
 
 def _nest(tokens: list[Any]) -> list[Any]:
@@ -196,6 +202,8 @@ def list_items(data: list[Any]) -> list[tuple[list[str], str | None, str]]:
         attrs = [str(a) for a in response[0]]
         delimiter = response[1].decode() if isinstance(response[1], bytes) else None
         name = response[2]
+        if name is None:  # RFC 9051 §9: mailbox is an astring, so the atom NIL is a mailbox named "NIL"
+            name = "NIL"
         name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
         out.append((attrs, delimiter, name))
     return out

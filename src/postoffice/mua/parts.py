@@ -40,12 +40,16 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def header(msg: Message, name: str) -> str:
-    """A header field's decoded value, "" when absent or undecodable."""
+    """A header field's decoded value, its raw text when it cannot be decoded, "" when absent."""
     try:
         value = msg.get(name)
-    except (ValueError, TypeError, IndexError):  # a field so malformed the registry gives up
-        value = None
-    return " ".join(str(value).split()) if value is not None else ""
+        return " ".join(str(value).split()) if value is not None else ""
+    except Exception:
+        # The header registry's parsers fail on some malformed fields with IndexError,
+        # AttributeError or HeaderParseError (Message-ID: <a@[b>); the field as sent is still
+        # worth showing, and still holds the msg-ids a reply threads on.
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        return " ".join(str(raw).split())
 
 
 def body_part(msg: EmailMessage) -> EmailMessage | None:
@@ -119,7 +123,13 @@ def safe_filename(att: Attachment, index: int) -> str:
     if not name:
         ext = ".eml" if att.content_type == "message/rfc822" else mimetypes.guess_extension(att.content_type) or ".bin"
         name = f"attachment-{index}{ext}"
-    return name[:200]
+    # File systems limit a name to 255 bytes, not characters; keep room for " (n)" and the extension.
+    stem, ext = os.path.splitext(name)
+    if len(ext.encode("utf-8", "surrogateescape")) > 20:
+        stem, ext = name, ""
+    while len((stem + ext).encode("utf-8", "surrogateescape")) > 200:
+        stem = stem[:-1]
+    return stem + ext
 
 
 def save(att: Attachment, directory: Path, index: int) -> Path:

@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 
 from postoffice.mua.connect import MuaError
-from postoffice.mua.profiles import Account, Profiles, write_atomically
+from postoffice.mua.profiles import Account, Profiles, toml_string, write_atomically
 
 PASSWORD_ENV = "POSTOFFICE_MAIL_PASSWORD"
 KEYRING_SERVICE = "postoffice-mail"
@@ -119,9 +119,7 @@ def _read_file(path: Path) -> dict[str, str]:
 
 
 def _write_file(path: Path, passwords: dict[str, str]) -> None:
-    import json
-
     lines = ["# postoffice mail client: account passwords, in clear, protected only by this file's",
              "# mode (0600: readable by you alone). Keep it out of shared backups.", "", "[passwords]"]
-    lines += [f"{json.dumps(name)} = {json.dumps(pw, ensure_ascii=False)}" for name, pw in passwords.items()]
+    lines += [f"{toml_string(name)} = {toml_string(pw)}" for name, pw in passwords.items()]
     write_atomically(path, ("\n".join(lines) + "\n").encode(), mode=0o600)

@@ -93,6 +93,10 @@ class MboxDestination:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # Mail is private: made 0600, as a mail spool is, not with the umask's 0644.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                sync_directory(path.parent)
             self.box = mailbox.mbox(path, create=True)
             self.box.lock()
         except (OSError, mailbox.ExternalClashError) as e:
@@ -220,9 +224,13 @@ def _download(pop: poplib.POP3, endpoint: Endpoint, account: Account, destinatio
             progress.start(len(todo), sum(sizes[n] for n in todo))
         for n in todo:
             _, lines, _ = pop.retr(n)
-            destination.add(b"\n".join(lines) + b"\n", _return_path(lines))
-            if n in uidls:
-                record.add(uidls[n])
+            try:
+                destination.add(b"\n".join(lines) + b"\n", _return_path(lines))
+                if n in uidls:
+                    record.add(uidls[n])
+            except OSError as e:  # our disk, not the server: say so (explained() would blame the server)
+                raise MuaError(f"cannot write into {destination.path}: {e.strerror or e}; nothing was deleted "
+                               f"from the server") from None
             result.fetched += 1
             if not keep:
                 pop.dele(n)  # the local copy is durable and recorded: now it may go

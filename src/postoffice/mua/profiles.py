@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -98,7 +99,7 @@ class Profiles:
     def save(self) -> None:
         lines = ["# postoffice mail client: accounts. Passwords are never kept in this file.", ""]
         if self.default:
-            lines += [f"default = {_string(self.default)}", ""]
+            lines += [f"default = {toml_string(self.default)}", ""]
         for account in self.accounts.values():
             lines.append(f"[accounts.{account.name}]")
             for field in fields(Account):
@@ -155,6 +156,8 @@ def check(account: Account, *, source: str) -> None:
         raise MuaError(f"{source}: account {account.name}: password must be one of {', '.join(PASSWORD_PLACES)}")
     if "@" not in account.address:
         raise MuaError(f"{source}: account {account.name}: {account.address!r} is not an address")
+    if any(c in account.display_name for c in "\r\n"):  # it goes into From (RFC 5322 §2.2)
+        raise MuaError(f"{source}: account {account.name}: the name cannot hold a line break")
 
 
 def with_password_place(account: Account, place: str) -> Account:
@@ -164,21 +167,26 @@ def with_password_place(account: Account, place: str) -> Account:
 def write_atomically(path: Path, data: bytes, *, mode: int) -> None:
     """Write `data` to a new file and rename it over `path`: a crash leaves the old file or the new.
 
-    The new file is created with `mode` from the start (O_CREAT with the mode, not chmod after),
-    so a credentials file is never readable by others, not even for an instant.
+    The new file is made by mkstemp (a fresh name, O_EXCL, mode 0600) and only then given `mode`,
+    so a credentials file is never readable by others, not even for an instant, and a name planted
+    beside `path` (a symlink in /tmp, where `contacts export` may write) is never followed.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb", closefd=False) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     sync_directory(path.parent)
 
 
@@ -191,13 +199,14 @@ def sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _string(value: str) -> str:
+def toml_string(value: str) -> str:
     # A JSON string with non-ASCII kept as is is a TOML basic string: the escapes JSON writes
-    # (\" \\ \n \t \uXXXX ...) are all TOML escapes too.
-    return json.dumps(value, ensure_ascii=False)
+    # (\" \\ \n \t \uXXXX ...) are all TOML escapes too. JSON leaves DEL as it is, which TOML
+    # forbids in a basic string.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _string(str(value))
+    return toml_string(str(value))

@@ -1,13 +1,16 @@
 """What the terminal shows: tables of messages, folders, contacts and accounts; a message; progress.
 
 Tables and the progress bar use `rich`. Text that comes from a message (subjects, names, bodies)
-is never read as rich markup or highlighted, so a subject like "[bold]hi" shows as written. When
-the output is not a terminal (a pipe, a file), tables are drawn wide and without colour, so that
-lines are not cut for a width nobody sees.
+is never read as rich markup or highlighted, so a subject like "[bold]hi" shows as written, and its
+control characters are shown as U+FFFD: a sender must not be able to send escape sequences to the
+reader's terminal (retitle it, rewrite the screen, answer back). When the output is not a terminal
+(a pipe, a file), tables are drawn wide and without colour, so that lines are not cut for a width
+nobody sees.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Iterable
@@ -23,6 +26,12 @@ from postoffice.mua.imap import FLAG_NAMES, Folder, Summary
 from postoffice.mua.profiles import Account
 
 FLAG_WORDS = {v.lower(): k for k, v in FLAG_NAMES.items()}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and line feed, DEL, C1
+
+
+def shown(text: str) -> str:
+    """Text from a message or a server, safe to put on a terminal."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def console(*, stderr: bool = False) -> Any:
@@ -79,8 +88,8 @@ def messages(summaries: list[Summary], folder: str) -> None:
     for s in summaries:
         head = parts.parse(s.header)
         sender = _who(head)
-        table.add_row(str(s.uid), short_date(parts.header(head, "Date"), s.internaldate), sender,
-                      parts.header(head, "Subject") or "(no subject)", flag_words(s.flags))
+        table.add_row(str(s.uid), short_date(parts.header(head, "Date"), s.internaldate), shown(sender),
+                      shown(parts.header(head, "Subject")) or "(no subject)", flag_words(s.flags))
     out.print(table)
 
 
@@ -88,7 +97,7 @@ def _who(msg: Any) -> str:
     try:
         field = msg.get("From")
         addresses = getattr(field, "addresses", ())
-    except (ValueError, TypeError, IndexError):
+    except Exception:  # see parts.header: the registry's parsers fail in many ways
         addresses = ()
     if addresses:
         a = addresses[0]
@@ -99,7 +108,7 @@ def _who(msg: Any) -> str:
 def folders(rows: list[tuple[Folder, dict[str, int]]]) -> None:
     table = _table("folder", "special use", "messages", "unread")
     for folder, status in rows:
-        table.add_row(folder.name, (folder.special_use or "").lstrip("\\"),
+        table.add_row(shown(folder.name), (folder.special_use or "").lstrip("\\"),
                       str(status.get("MESSAGES", "")) if folder.selectable else "",
                       str(status.get("UNSEEN", "")) if folder.selectable else "")
     console().print(table)
@@ -113,15 +122,16 @@ def message(msg: Any) -> None:
     for name in ("From", "To", "Cc", "Date", "Subject"):
         value = parts.header(msg, name)
         if value:
-            out.print(Text.assemble((f"{name}: ", "bold"), value))
+            out.print(Text.assemble((f"{name}: ", "bold"), shown(value)))
     out.print()
-    click.echo(parts.body_text(msg).rstrip("\n"))
+    click.echo(shown(parts.body_text(msg).rstrip("\n")))
     found = parts.attachments(msg)
     if found:
         out.print()
         out.print(Text(f"Attachments ({len(found)}):", style="bold"))
         for i, att in enumerate(found, 1):
-            out.print(f"  {i}. {att.filename or parts.safe_filename(att, i)}  {att.content_type}  {human_size(att.size)}")
+            out.print(f"  {i}. {shown(att.filename or parts.safe_filename(att, i))}  {shown(att.content_type)}  "
+                      f"{human_size(att.size)}")
 
 
 def human_size(n: int) -> str:
@@ -140,7 +150,7 @@ def contacts(found: list[Contact]) -> None:
         return
     table = _table("name", "email", "organization", "note")
     for c in found:
-        table.add_row(c.name, "\n".join(c.emails), c.organization, c.note)
+        table.add_row(shown(c.name), shown("\n".join(c.emails)), shown(c.organization), shown(c.note))
     out.print(table)
 
 
