@@ -161,8 +161,8 @@ def mailbox_name(name: str, *, utf8: bool) -> bytes:
     """A mailbox name as RFC 9051 §9 mailbox: UTF-8 in a UTF-8 session (RFC 9051 §5.1), modified
     UTF-7 (RFC 3501 §5.1.3) in a rev1 session; an astring either way. Raises ValueError for a
     name holding a lone surrogate (not a character; the store keeps none)."""
-    if name.upper() == "INBOX":
-        return b"INBOX"  # RFC 9051 §5.1: INBOX in any case is INBOX
+    if name.isascii() and name.upper() == "INBOX":
+        return b"INBOX"  # RFC 9051 §5.1: INBOX in any (ASCII) case is INBOX
     if utf8:
         return astring(name, utf8=True)
     return astring(encode_mutf7(name))

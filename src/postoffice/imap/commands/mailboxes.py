@@ -28,6 +28,7 @@ APPEND stores one message or, MULTIAPPEND (RFC 3502), several in one transaction
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -52,9 +53,15 @@ def _out(tag: str, status: str, code: r.Code | None, text: str, data: bytes = b"
     return Outcome(data + r.tagged(tag, status, code, text))
 
 
+_NOT_IN_NAMES = re.compile("[*%\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _valid(name: str) -> bool:
-    """A name we can keep: non-empty parts between the delimiters, no wildcards (RFC 9051 §5.1)."""
-    return bool(name) and all(name.split(_delim())) and not re.search(r"[*%]", name)
+    """A name we can keep: non-empty parts between the delimiters, no wildcards (RFC 9051 §5.1),
+    Net-Unicode: NFC, no control characters, no line or paragraph separator (RFC 9051 §5.1,
+    RFC 6855 §3, RFC 5198 §2). A name not in NFC is refused rather than silently normalized."""
+    return (bool(name) and all(name.split(_delim())) and not _NOT_IN_NAMES.search(name)
+            and unicodedata.is_normalized("NFC", name))
 
 
 def _superiors(name: str) -> list[str]:
@@ -163,6 +170,8 @@ async def subscribe(session: ImapSession, cmd: Subscribe | Unsubscribe) -> Outco
     # RFC 9051 §6.3.7-§6.3.8: subscriptions live on the mailbox here, so only existing mailboxes.
     box = await _find(session, cmd.mailbox)
     if box is None:
+        if isinstance(cmd, Unsubscribe):
+            return _out(cmd.tag, "OK", None, "UNSUBSCRIBE completed")  # RFC 9051 §6.3.8: not subscribed is fine
         return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     await session.store.mailboxes.subscribe(box.id, isinstance(cmd, Subscribe))
     return _out(cmd.tag, "OK", None, f"{cmd.name} completed")

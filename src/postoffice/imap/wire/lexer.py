@@ -289,7 +289,8 @@ class Reader:
                 raise Syntax("Mailbox name is not valid modified UTF-7") from None
         # RFC 9051 §9 mailbox: every case variant of INBOX is INBOX, also as the first level of
         # an inferior's name ("inbox/Lists" is "INBOX/Lists", RFC 9051 §5.1).
-        if not pattern and name[:5].upper() == "INBOX" and (len(name) == 5 or name[5] == "/"):
+        # ASCII only: "ınbox" (dotless i) upper-cases to "INBOX" but is another name (RFC 9051 §9 ABNF).
+        if not pattern and name[:5].isascii() and name[:5].upper() == "INBOX" and (len(name) == 5 or name[5] == "/"):
             return "INBOX" + name[5:]
         return name
 
