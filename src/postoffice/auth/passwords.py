@@ -4,12 +4,31 @@ Role: turn a clear password into `Credentials` (an Argon2id hash for PLAIN/LOGIN
 SCRAM-SHA-256 verifiers that SCRAM needs, since SCRAM cannot be answered from an Argon2 hash),
 encode them as one JSON-safe dict for a TEXT column, and verify a presented password.
 
+Verification cache: Argon2id costs ~0.2 s of CPU a check, and real clients (phones, several
+devices, a sync tool every minute) log in again and again with the same password. So after a
+successful Argon2 check the process remembers, for a while, an HMAC-SHA256 under a random key made
+at start of (stored Argon2 hash, NUL, presented password); the same pair presented again is
+answered True from that digest alone. Why this is safe:
+- Only successes are remembered: a wrong password always costs a full Argon2 check, so the cache
+  makes guessing no cheaper, and an entry can only be matched by presenting the right password.
+- The stored hash is part of the digest, so a changed password (a new hash, with a new salt)
+  matches no entry; entries also expire (TTL) and are bounded in number (LRU).
+- Neither the password nor the hash is kept, only digests under a random key that exists in this
+  process's memory and nowhere else; nothing is written to disk. Someone able to read that memory
+  gets the key as well and could test guesses for a cached account at the speed of HMAC, not of
+  Argon2; but such a reader also sees passwords as clients send them, so the cache adds no new
+  exposure.
+- The answer for a known account with the right password comes sooner; an unknown account or a
+  wrong password always takes the full cost (`fake_verify_password_async` for unknown accounts),
+  so the delay still tells nothing about which accounts exist.
+
 RFCs: RFC 5802 §3 (SaltedPassword, ClientKey, StoredKey, ServerKey), RFC 7677 §3 (SHA-256 and an
 iteration count of at least 4096), RFC 4013 (SASLprep) over RFC 3454 (stringprep), RFC 4616 §2
 (both the stored and the presented password are prepared before hashing or comparing).
 
 Left out: rehashing when the Argon2 parameters change (argon2's `check_needs_rehash` is the hook),
-SCRAM-SHA-1 verifiers, password strength policy beyond "not empty".
+SCRAM-SHA-1 verifiers, password strength policy beyond "not empty", a verification cache shared
+between processes (each process has its own, and forgets it when it stops).
 
 Why hand-written: Argon2 itself comes from argon2-cffi. SASLprep is not in the standard library
 (only its tables are, in `stringprep`), and the small packages offering it are not well kept, so
@@ -25,7 +44,11 @@ import hashlib
 import hmac
 import secrets
 import stringprep
+import threading
+import time
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +65,13 @@ _ENCODING_VERSION = 1
 # RFC 9106 "low memory" profile (argon2-cffi's default): about 0.2 s and 64 MiB per hash, which is
 # why every caller on the event loop goes through the *_async helpers below.
 _DEFAULT_HASHER = PasswordHasher()
+
+# The verification cache (see the module docstring). 10,000 entries, a few hundred bytes each, hold
+# one per account for as many accounts as one server is meant for; past that, the least recently
+# used pays for Argon2 again. 15 minutes spans many logins of a client that polls every minute and
+# bounds how long a digest outlives its last Argon2 check.
+VERIFIED_CACHE_MAX_ENTRIES = 10_000
+VERIFIED_CACHE_TTL_S = 15 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,45 +181,148 @@ def make_credentials(
     )
 
 
-def verify_password(creds: Credentials, password: str) -> bool:
-    """Whether `password` is the one `creds` were made from. A wrong password gives False.
+class VerificationCache:
+    """Recent successful verifications, as keyed digests with a time of expiry (LRU, bounded).
 
-    A corrupt stored hash still raises (argon2's InvalidHashError): that is our failure, to be
-    answered with a temporary error, not a "wrong password" that would hide it.
+    One entry per stored hash: found by a digest of the hash, it holds a digest of (hash, NUL,
+    password) that a later verification must match, compared in constant time. Safe to use from
+    the event loop and from worker threads at once. `clock` is for tests.
     """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = VERIFIED_CACHE_MAX_ENTRIES,
+        ttl_s: float = VERIFIED_CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1 or ttl_s <= 0:
+            raise ValueError("max_entries and ttl_s must be positive")
+        self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._key = secrets.token_bytes(32)  # per process, never stored: digests are useless outside
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _digests(self, argon2_hash: str, password: str) -> tuple[bytes, bytes]:
+        stored = argon2_hash.encode("utf-8", "surrogatepass")
+        # The password as presented, not prepared: SASLprep is pure Python (~0.1 ms for a short
+        # password, ~0.2 s for the 64 KiB an IMAP line may hold), and this runs on the event loop.
+        # Any presented form that verified once verifies again, so keying on it stays sound.
+        presented = password.encode("utf-8", "surrogatepass")
+        # The first message never holds a NUL (an Argon2 hash is ASCII without one) and the second
+        # always does, so the two digests cannot stand for each other.
+        return (hmac.digest(self._key, stored, "sha256"),
+                hmac.digest(self._key, stored + b"\0" + presented, "sha256"))
+
+    def holds(self, argon2_hash: str, password: str) -> bool:
+        """Whether `password` verified against `argon2_hash` less than `ttl_s` ago."""
+        slot, proof = self._digests(argon2_hash, password)
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is None:
+                return False
+            remembered, expires = entry
+            if self._clock() >= expires:
+                del self._entries[slot]
+                return False
+            if not hmac.compare_digest(remembered, proof):
+                return False  # a wrong password leaves the right one's entry alone
+            self._entries.move_to_end(slot)  # recently used; the expiry stays as it was
+            return True
+
+    def remember(self, argon2_hash: str, password: str) -> None:
+        """Note that `password` has just verified against `argon2_hash`: successes only."""
+        slot, proof = self._digests(argon2_hash, password)
+        with self._lock:
+            self._entries[slot] = (proof, self._clock() + self.ttl_s)
+            self._entries.move_to_end(slot)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+_VERIFIED = VerificationCache()
+
+
+def _prepare_presented(password: str) -> str | None:
+    """The presented password prepared for hashing, or None if no account can have it."""
     # RFC 4616 §2: the presented password is prepared as a "query" string; if preparation fails
     # or leaves nothing, verification fails.
     try:
         prepared = saslprep(password, allow_unassigned=True)
     except ValueError:
-        return False
-    if not prepared:
+        return None
+    return prepared or None
+
+
+def verify_password(
+    creds: Credentials,
+    password: str,
+    *,
+    cache: VerificationCache | None = None,
+    hasher: PasswordHasher | None = None,
+) -> bool:
+    """Whether `password` is the one `creds` were made from. A wrong password gives False.
+
+    A success is remembered in `cache` (the process's own unless given) and answered from it while
+    it lasts; a failure always costs a full Argon2 check. `hasher` only matters to tests, which
+    wrap it to count the checks: the parameters come from the hash itself, so any hasher instance
+    verifies any hash. A corrupt stored hash still raises (argon2's InvalidHashError): that is our
+    failure, to be answered with a temporary error, not a "wrong password" that would hide it.
+    """
+    cache = _VERIFIED if cache is None else cache
+    if cache.holds(creds.argon2_hash, password):
+        return True
+    prepared = _prepare_presented(password)
+    if prepared is None:
         return False
     try:
-        # The parameters come from the hash itself, so any hasher instance verifies any hash.
-        return _DEFAULT_HASHER.verify(creds.argon2_hash, prepared)
+        (hasher or _DEFAULT_HASHER).verify(creds.argon2_hash, prepared)
     except VerificationError:
         return False
+    cache.remember(creds.argon2_hash, password)
+    return True
 
 
-async def verify_password_async(creds: Credentials, password: str) -> bool:
-    """`verify_password` on a worker thread: Argon2 would stall the event loop for ~0.2 s."""
-    return await asyncio.to_thread(verify_password, creds, password)
+async def verify_password_async(
+    creds: Credentials,
+    password: str,
+    *,
+    cache: VerificationCache | None = None,
+    hasher: PasswordHasher | None = None,
+) -> bool:
+    """`verify_password`, with Argon2 on a worker thread: it would stall the event loop ~0.2 s.
+
+    The cache is asked here first (one HMAC), so a remembered success never waits for a thread.
+    """
+    cache = _VERIFIED if cache is None else cache
+    if cache.holds(creds.argon2_hash, password):
+        return True
+    return await asyncio.to_thread(verify_password, creds, password, cache=cache, hasher=hasher)
 
 
-def _spend_a_verification(password: str) -> bool:
-    # surrogatepass: whatever the string holds, the work is done and the answer is False.
-    _DEFAULT_HASHER.hash(password.encode("utf-8", "surrogatepass"))
+def _spend_a_verification(password: str, hasher: PasswordHasher) -> bool:
+    # The same work `verify_password` does on a cache miss: nothing for a password no account can
+    # have (it answers False before Argon2), one Argon2 computation otherwise.
+    prepared = _prepare_presented(password)
+    if prepared is not None:
+        hasher.hash(prepared)
     return False
 
 
-async def fake_verify_password_async(password: str) -> bool:
+async def fake_verify_password_async(password: str, *, hasher: PasswordHasher | None = None) -> bool:
     """Spend what a verification costs, then answer False.
 
     Used for an unknown account, so that a login for a name that does not exist takes as long as
-    one for a name that does: the delay must not tell an attacker which accounts exist.
+    one for a name that does: the delay must not tell an attacker which accounts exist. Never
+    answered from the cache, as a wrong password for a known account never is. `hasher` is for
+    tests, as in `verify_password`.
     """
-    return await asyncio.to_thread(_spend_a_verification, password)
+    return await asyncio.to_thread(_spend_a_verification, password, hasher or _DEFAULT_HASHER)
 
 
 # --- storage encoding ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ import postoffice
 from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth import sasl
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.passwords import verify_password_async
+from postoffice.auth.passwords import fake_verify_password_async, verify_password_async
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
@@ -167,8 +167,12 @@ class ImapSession:
             code = r.Code(name, args) if name else None
             if cmd.tag is None:
                 return Outcome(r.untagged_status("BAD", code, cmd.text))
-            # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD.
+            # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD; a
+            # SEARCH answered NO empties the saved result (RFC 9051 §6.4.4.1; any such SEARCH here,
+            # with SAVE or not, as the refused command's options are not known).
             status = "NO" if name == "BADCHARSET" else "BAD"
+            if status == "NO" and self.selected is not None:
+                self.selected.save(())
             return Outcome(r.tagged(cmd.tag, status, code, cmd.text))
         name = cmd.name
         if name not in ACCEPTS[self.state]:
@@ -322,7 +326,11 @@ class ImapSession:
         if not self._plaintext_allowed():
             return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
         credentials = await self._credentials(cmd.userid)
-        if credentials is None or not await verify_password_async(credentials, cmd.password):
+        if credentials is None:
+            # An unknown account costs what a wrong password does: the delay must not tell which exist.
+            await fake_verify_password_async(cmd.password)
+            return await self._failed(cmd.tag, cmd.userid)
+        if not await verify_password_async(credentials, cmd.password):
             return await self._failed(cmd.tag, cmd.userid)
         return await self._open(cmd.tag, cmd.userid)
 
@@ -368,6 +376,9 @@ class ImapSession:
             return await self._open(tag, step.identity)
         if step.reason == sasl.MALFORMED.reason:
             return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+        if step.reason == sasl.AUTHZID_MISMATCH.reason:
+            # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
+            return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
         return await self._failed(tag, None)
 
     async def _failed(self, tag: str, user: str | None) -> Outcome:

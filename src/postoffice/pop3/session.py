@@ -25,7 +25,7 @@ from typing import Any
 from postoffice.addresses import normalize_address
 from postoffice.auth import sasl
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.passwords import verify_password_async
+from postoffice.auth.passwords import fake_verify_password_async, verify_password_async
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.pop3 import replies
 from postoffice.pop3.replies import Reply
@@ -258,7 +258,11 @@ class Pop3Session:
             return self.refuse(replies.NOT_IN_THIS_STATE)  # RFC 1939 §7: PASS only after USER
         user, self.user = self.user, None
         credentials = await self._lookup(user)
-        if credentials is None or not await verify_password_async(credentials, password):
+        if credentials is None:
+            # An unknown account costs what a wrong password does: the delay must not tell which exist.
+            await fake_verify_password_async(password)
+            return await self._failed(user)
+        if not await verify_password_async(credentials, password):
             return await self._failed(user)
         return await self._open(user)
 
