@@ -27,6 +27,7 @@ the command parser, so that a name the server writes reads back as the same name
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -148,7 +149,20 @@ def flag_list(flags: Iterable[str]) -> bytes:
 
     Sorted so that the same set is always written the same way. Raises ValueError for a value
     that is not a flag: the store holds only flags the parser accepted, so this is our failure.
+    A frozenset's list is remembered: a mailbox has few distinct flag sets and FETCH 1:* (FLAGS)
+    writes one per message.
     """
+    if isinstance(flags, frozenset):
+        return _flag_list_of(flags)
+    return _flag_list(flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _flag_list_of(flags: frozenset[str]) -> bytes:
+    return _flag_list(flags)
+
+
+def _flag_list(flags: Iterable[str]) -> bytes:
     flags = list(flags)
     for flag in flags:
         if not is_flag(flag):

@@ -27,6 +27,7 @@ data (RFC 4731 §3.2, CONDSTORE only).
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 from postoffice.imap import fetch_data as fd
@@ -86,14 +87,16 @@ def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tupl
         return view.saved_targets()
     if uid:
         # RFC 9051 §6.4.9: "*" is the largest UID in use; UIDs not in the mailbox are ignored.
-        largest = view.uids[-1] if view.uids else 0
-        return [(n, u) for n, u in enumerate(view.uids, 1) if sequence.contains(u, largest)]
-    found = []
-    for n in sequence.iter(view.exists):
-        if n > view.exists:
-            raise BadSequence
-        found.append((n, view.uids[n - 1]))
-    return found
+        uids = view.uids
+        found = []
+        for low, high in sequence.intervals(uids[-1] if uids else 0):
+            start, stop = bisect.bisect_left(uids, low), bisect.bisect_right(uids, high)
+            found += zip(range(start + 1, stop + 1), uids[start:stop])
+        return found
+    intervals = sequence.intervals(view.exists)
+    if intervals and intervals[-1][1] > view.exists:
+        raise BadSequence
+    return [(n, view.uids[n - 1]) for low, high in intervals for n in range(low, high + 1)]
 
 
 async def _messages(session: ImapSession, uids: list[int] | None = None) -> dict[int, StoredMessage]:
