@@ -326,6 +326,11 @@ def test_lookups_by_uid_ranges_counts_and_flagged_uids(with_store):
         assert [m.uid for m in await store.mailboxes.messages(inbox.id, every_other)] == [
             u for u in every_other if u != 11]
         assert await store.mailboxes.messages(inbox.id, []) == []
+        flags = dict(await store.mailboxes.flags(inbox.id, list(range(1, 400))))
+        assert sorted(flags) == [u for u in range(1, 301) if u not in (10, 11)]
+        assert flags[3] == frozenset() and flags[300] == frozenset({"\\Deleted", "$Junk"})
+        assert flags[1] == frozenset({"\\Seen"})
+        assert await store.mailboxes.flags(inbox.id, every_other) == [(u, flags[u]) for u in every_other if u != 11]
         assert await store.mailboxes.uids(inbox.id) == [u for u in range(1, 301) if u not in (10, 11)]
         assert await store.mailboxes.uids(inbox.id, flagged="\\Deleted") == [50, 100, 150, 200, 250, 300]
         counts = await store.mailboxes.counts(inbox.id)

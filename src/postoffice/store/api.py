@@ -311,6 +311,8 @@ class Mailboxes(Protocol):
                    move: bool = False) -> list[tuple[int, int]]: ...
     async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
         """By ascending UID: all, or those of `uids` that exist (a range lookup, not a scan)."""
+    async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
+        """(uid, flags) of those of `uids` that exist, ascending: the light read of a flag sync."""
     async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
         """Every UID, ascending (what SELECT numbers), or those with the system flag `flagged`."""
     async def counts(self, mailbox: MailboxId) -> MailboxCounts: ...

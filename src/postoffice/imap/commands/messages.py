@@ -116,6 +116,8 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
         return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
+    if set(attrs) <= {"UID", "FLAGS"} and len(set(attrs)) == len(attrs):
+        return await _fetch_flags(session, cmd, attrs)
     wanted = targets(session, cmd.sequence, cmd.uid)
     stored = await _messages(session, [u for _, u in wanted])
     view = session.selected
@@ -140,12 +142,41 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
             view.forget_flags(changed)
     if changed and "FLAGS" not in attrs:
         attrs.append("FLAGS")
+    needs_parsed = any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
+    needs_raw = any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     out: list[bytes] = []
     for seq, uid in wanted:
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
-        out.append(r.fetch(seq, await _items(session, m, attrs, decoded.get(uid, {}))))
+        parsed = await session.store.blobs.parsed(m.blob) if needs_parsed else None
+        raw = await session.store.blobs.read_message(m) if needs_raw else None
+        out.append(r.fetch(seq, _items(m, attrs, parsed, raw, decoded.get(uid, {}))))
+    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+
+
+async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Outcome:
+    """FETCH of UID and FLAGS alone, what a client syncing flags asks of every message ("UID FETCH
+    1:* (FLAGS)"): from the store's flag rows, one line per message written directly."""
+    view = session.selected
+    wanted = targets(session, cmd.sequence, cmd.uid)
+    flags = dict(await session.store.mailboxes.flags(view.mailbox, [u for _, u in wanted]))
+    line = {("UID", "FLAGS"): b"* %d FETCH (UID %d FLAGS %s)\r\n", ("FLAGS", "UID"): b"* %d FETCH (FLAGS %s UID %d)\r\n",
+            ("FLAGS",): b"* %d FETCH (FLAGS %s)\r\n", ("UID",): b"* %d FETCH (UID %d)\r\n"}[tuple(attrs)]
+    out = []
+    for seq, uid in wanted:
+        f = flags.get(uid)
+        if f is None or view.is_expunged(uid):
+            continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
+        match attrs:
+            case ["UID", "FLAGS"]:
+                out.append(line % (seq, uid, r.flag_list(f)))
+            case ["FLAGS", "UID"]:
+                out.append(line % (seq, r.flag_list(f), uid))
+            case ["FLAGS"]:
+                out.append(line % (seq, r.flag_list(f)))
+            case _:
+                out.append(line % (seq, uid))
     return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
@@ -185,14 +216,8 @@ def _binary_name(kind: str, part: tuple[int, ...]) -> str:
     return kind + "[" + ".".join(map(str, part)) + "]"
 
 
-async def _items(session: ImapSession, m: StoredMessage, attrs: list[Any],
-                 decoded: Decoded) -> list[tuple[str, bytes]]:
-    blobs = session.store.blobs
-    parsed = raw = None
-    if any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs):
-        parsed = await blobs.parsed(m.blob)
-    if any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs):
-        raw = await blobs.read_message(m)
+def _items(m: StoredMessage, attrs: list[Any], parsed: Any, raw: bytes | None,
+           decoded: Decoded) -> list[tuple[str, bytes]]:
     prefix = len(m.prefix)
     items: list[tuple[str, bytes]] = []
     for a in attrs:

@@ -267,6 +267,18 @@ class SqliteMailboxes:
             return []
         return await self._r.run(job)
 
+    async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
+        def job(conn: sqlite3.Connection) -> list[tuple[int, frozenset[str]]]:
+            runs = uid_ranges(sorted(set(uids)))
+            found: list[tuple[int, frozenset[str]]] = []
+            for low, high in runs if len(runs) <= _MAX_RUNS else [(runs[0][0], runs[-1][1])]:
+                found += [(uid, flags_of(text)) for uid, text in conn.execute(
+                    "SELECT uid, flags FROM messages WHERE mailbox = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+                    (mailbox, low, high))]
+            return found
+
+        return await self._r.run(job) if uids else []
+
     async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
         if flagged is None:
             return await self._r.run(lambda c: [r[0] for r in c.execute(
