@@ -22,7 +22,6 @@ import email.utils
 import json
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import Any
@@ -43,17 +42,61 @@ PREVIEW_SCAN_BYTES = 64 * 1024  # encoded octets read to make a preview
 JSON_FORMAT = 1  # bump when the stored form changes; from_json refuses what it does not know
 
 
-@dataclass(frozen=True, slots=True)
 class ParsedMessage:
-    """What IMAP needs of a stored message, computed once."""
+    """What IMAP needs of a stored message, computed once.
+
+    Read back from JSON, the envelope and the body tree are built on first use: SEARCH on a header
+    field reads `headers` alone, and a large mailbox searched or listed pays only for what it uses.
+    Immutable once made; equal when every field is equal.
+    """
+
+    __slots__ = ("size", "headers", "sort_date", "sort_subject", "preview", "_envelope", "_body")
 
     size: int  # octets of the raw message (RFC822.SIZE)
-    envelope: Envelope  # raw field values (RFC 9051 §7.5.2)
-    body: BodyPart  # the part tree; root offsets: 0, start of body, size
     headers: dict[str, list[str]]  # SEARCH_FIELDS present: unfolded, RFC 2047 decoded, in order
     sort_date: datetime | None  # the Date field in UTC; None when absent or unparsable
     sort_subject: str  # RFC 5256 §2.1 base subject, casefolded
     preview: str  # up to PREVIEW_CHARS characters of the first text part, white space collapsed
+
+    def __init__(self, size: int, envelope: Envelope | dict, body: BodyPart | dict, headers: dict[str, list[str]],
+                 sort_date: datetime | None, sort_subject: str, preview: str) -> None:
+        set_ = object.__setattr__
+        set_(self, "size", size)
+        set_(self, "_envelope", envelope)  # an Envelope, or its JSON form until first use
+        set_(self, "_body", body)  # a BodyPart, or its JSON form until first use
+        set_(self, "headers", headers)
+        set_(self, "sort_date", sort_date)
+        set_(self, "sort_subject", sort_subject)
+        set_(self, "preview", preview)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("ParsedMessage is immutable")
+
+    @property
+    def envelope(self) -> Envelope:
+        """Raw field values (RFC 9051 §7.5.2)."""
+        if isinstance(self._envelope, dict):
+            object.__setattr__(self, "_envelope", _envelope_in(self._envelope))
+        return self._envelope
+
+    @property
+    def body(self) -> BodyPart:
+        """The part tree; root offsets: 0, start of body, size."""
+        if isinstance(self._body, dict):
+            object.__setattr__(self, "_body", _part_in(self._body))
+        return self._body
+
+    def _fields(self) -> tuple:
+        return (self.size, self.envelope, self.body, self.headers, self.sort_date, self.sort_subject, self.preview)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParsedMessage) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((self.size, self.sort_subject, self.preview))
+
+    def __repr__(self) -> str:
+        return f"ParsedMessage(size={self.size}, subject={self.headers.get('subject')!r})"
 
     def to_json(self) -> str:
         """The stored form; `from_json` gives back an equal value."""
@@ -77,9 +120,9 @@ class ParsedMessage:
         sort_date = data["sort_date"]
         return cls(
             size=data["size"],
-            envelope=_envelope_in(data["envelope"]),
-            body=_part_in(data["body"]),
-            headers={name: list(values) for name, values in data["headers"].items()},
+            envelope=data["envelope"],
+            body=data["body"],
+            headers=data["headers"],
             sort_date=None if sort_date is None else datetime.fromisoformat(sort_date),
             sort_subject=data["sort_subject"],
             preview=data["preview"],

@@ -27,6 +27,7 @@ data (RFC 4731 §3.2, CONDSTORE only).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ _NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
 # RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER], RFC822.TEXT is BODY[TEXT].
 _RFC822 = {"RFC822": (Section(), False), "RFC822.HEADER": (Section(text="HEADER"), True),
            "RFC822.TEXT": (Section(text="TEXT"), False)}
+_YIELD_EVERY = 200  # messages read between two turns of the event loop in a long FETCH or SEARCH
 _MODES = {"+": FlagMode.ADD, "-": FlagMode.REMOVE, "": FlagMode.REPLACE}
 
 
@@ -145,10 +147,12 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     needs_parsed = any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     needs_raw = any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     out: list[bytes] = []
-    for seq, uid in wanted:
+    for n, (seq, uid) in enumerate(wanted, 1):
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
+        if needs_parsed and n % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # the parsed forms are read on this thread: let other sessions in
         parsed = await session.store.blobs.parsed(m.blob) if needs_parsed else None
         raw = await session.store.blobs.read_message(m) if needs_raw else None
         out.append(r.fetch(seq, _items(m, attrs, parsed, raw, decoded.get(uid, {}))))
@@ -335,6 +339,8 @@ async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue
+        if seq % _YIELD_EVERY == 0 and (search.PARSED in need or search.RAW in need):
+            await asyncio.sleep(0)  # as in FETCH: a long search does not hold other sessions up
         c = search.Candidate(seq, uid, m.flags, m.internaldate, m.size, m.modseq, prefix_len=len(m.prefix))
         if search.PARSED in need:
             c.parsed = await session.store.blobs.parsed(m.blob)
