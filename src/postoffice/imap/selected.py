@@ -20,6 +20,8 @@ with it empty, which is the reset on SELECT and EXAMINE; CLOSE and UNSELECT drop
 from __future__ import annotations
 
 import bisect
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from postoffice.store.api import Change, ChangeKind
@@ -50,13 +52,18 @@ Update = Exists | Expunge | FlagsChanged
 class SelectedMailbox:
     mailbox: int
     uidvalidity: int
-    uids: list[int]  # ascending; sequence number n is uids[n - 1]
+    uids: Sequence[int]  # ascending; sequence number n is uids[n - 1]; kept as 32-bit integers
     highestmodseq: int = 0
     read_only: bool = False
     _arrived: list[int] = field(default_factory=list)  # UIDs appended, not yet reported (EXISTS)
     _gone: set[int] = field(default_factory=set)  # UIDs expunged, not yet reported (EXPUNGE)
     _flags: dict[int, tuple[frozenset[str], int]] = field(default_factory=dict)  # uid -> (flags, modseq)
     saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182 §2.1)
+
+    def __post_init__(self) -> None:
+        # 4 octets a message instead of a list's ~36: a session holds its mailbox's numbering for
+        # as long as it is selected, and thousands of sessions idle at once (RFC 9051 UIDs are 32-bit).
+        self.uids = array("I", self.uids)
 
     # --- what the client knows ---------------------------------------------------------------------
 
@@ -93,7 +100,7 @@ class SelectedMailbox:
             return
         self.highestmodseq = max(self.highestmodseq, change.modseq)
         if change.kind is ChangeKind.APPEND:
-            if change.uid not in self.uids and change.uid not in self._arrived:
+            if self.seq_of(change.uid) is None and change.uid not in self._arrived:
                 bisect.insort(self._arrived, change.uid)
         elif change.kind is ChangeKind.EXPUNGE:
             # RFC 5182 §2.1: an expunged message leaves the saved search result.
