@@ -361,3 +361,17 @@ def test_append_all_is_one_transaction(with_store):
         assert (await store.mailboxes.get(inbox.id)).uidnext == 3
 
     with_store(body)
+
+
+def test_search_headers_are_the_parsed_forms_header_fields(with_store):
+    async def body(store):
+        account = await make_account(store)
+        inbox = await inbox_of(store, account)
+        other = b"From: =?utf-8?q?J=C3=B6rg?= <j@example.test>\r\nSubject: second\r\n\r\nx\r\n"
+        for content in (MESSAGE, other):
+            await store.mailboxes.append(inbox.id, await store.blobs.put(content), frozenset(), NOW)
+        found = await store.mailboxes.search_headers(inbox.id)
+        assert found[1] == (await store.blobs.parsed((await store.mailboxes.messages(inbox.id))[0].blob)).headers
+        assert found[1]["subject"] == ["lunch"] and found[2]["from"] == ["Jörg <j@example.test>"]  # RFC 2047 decoded
+
+    with_store(body)

@@ -8,7 +8,9 @@ Matching is the RFC's: substring, case-insensitive (Unicode case folding, so "ST
 "straße" too), dates compared by day "disregarding time and timezone" (the internal date's own day;
 the Date: field's day as written). \\Recent is never set: it is gone from IMAP4rev2 (RFC 9051
 §2.3.2), so RECENT and NEW match nothing and OLD everything. Pure: the session supplies each
-message as a `Candidate` whose parsed form and bytes it has loaded when `needs` said so.
+message as a `Candidate` whose header fields, parsed form and bytes it has loaded when `needs`
+said so (HEADERS: the SEARCH_FIELDS of the parse-once form, which the store reads without the
+rest of it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from postoffice.message.headers import get_header
 from postoffice.message.mime import BodyPart
 from postoffice.message.parsed import SEARCH_FIELDS, ParsedMessage
 
-PARSED, RAW = "parsed", "raw"
+HEADERS, PARSED, RAW = "headers", "parsed", "raw"
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Candidate:
     size: int
     modseq: int
     parsed: ParsedMessage | None = None  # loaded when `needs` said PARSED
+    headers: dict[str, list[str]] | None = None  # SEARCH_FIELDS, loaded when `needs` said HEADERS
     raw: bytes | None = None  # loaded when `needs` said RAW: the whole message, prefix included
     prefix_len: int = 0
     _texts: dict[str, str] = field(default_factory=dict)
@@ -57,11 +60,11 @@ def needs(key: SearchKey) -> set[str]:
         case Not(key=inner):
             return needs(inner)
         case Header(name=name):
-            return {PARSED} if name.lower() in SEARCH_FIELDS else {RAW}
+            return {HEADERS} if name.lower() in SEARCH_FIELDS else {RAW}
         case Text():
             return {PARSED, RAW}
         case Date(which="SENT"):
-            return {PARSED}
+            return {HEADERS}
     return set()
 
 
@@ -107,7 +110,7 @@ def contains(haystack: str, needle: str) -> bool:
 
 def sent_day(m: Candidate) -> date | None:
     """The day of the Date: field as written (its own zone), or None when absent or unreadable."""
-    values = m.parsed.headers.get("date") if m.parsed else None
+    values = m.headers.get("date") if m.headers is not None else None
     if not values:
         return None
     try:
@@ -117,8 +120,8 @@ def sent_day(m: Candidate) -> date | None:
 
 
 def header_values(m: Candidate, name: str) -> list[str]:
-    if name.lower() in SEARCH_FIELDS and m.parsed is not None:
-        return m.parsed.headers.get(name.lower(), [])
+    if name.lower() in SEARCH_FIELDS and m.headers is not None:
+        return m.headers.get(name.lower(), [])
     return [decode_words(v) for v in get_header(m.raw or b"", name)]
 
 

@@ -311,6 +311,8 @@ class Mailboxes(Protocol):
                    move: bool = False) -> list[tuple[int, int]]: ...
     async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
         """By ascending UID: all, or those of `uids` that exist (a range lookup, not a scan)."""
+    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, list[str]]]:
+        """uid -> the header fields the parse-once form keeps for SEARCH (message.parsed.SEARCH_FIELDS)."""
     async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
         """(uid, flags) of those of `uids` that exist, ascending: the light read of a flag sync."""
     async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:

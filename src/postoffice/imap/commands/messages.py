@@ -332,7 +332,12 @@ async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
     """(seq, uid) of the messages that match, ascending."""
     view = session.selected
     need = search.needs(cmd.criteria)
-    stored = await _messages(session)
+    headers: dict[int, dict[str, list[str]]] = {}
+    if search.HEADERS in need and search.PARSED not in need:
+        # Two reads at once, on two reader threads.
+        stored, headers = await asyncio.gather(_messages(session), session.store.mailboxes.search_headers(view.mailbox))
+    else:
+        stored = await _messages(session)
     ctx = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0, saved=view.saved)
     found = []
     for seq, uid in enumerate(view.uids, 1):
@@ -344,6 +349,9 @@ async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
         c = search.Candidate(seq, uid, m.flags, m.internaldate, m.size, m.modseq, prefix_len=len(m.prefix))
         if search.PARSED in need:
             c.parsed = await session.store.blobs.parsed(m.blob)
+            c.headers = c.parsed.headers
+        elif search.HEADERS in need:
+            c.headers = headers.get(uid, {})
         if search.RAW in need:
             c.raw = await session.store.blobs.read_message(m)
         if search.matches(cmd.criteria, c, ctx):

@@ -9,6 +9,7 @@ concurrent appends. One operation takes one new modseq for all the messages it t
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -266,6 +267,15 @@ class SqliteMailboxes:
         if uids is not None and not uids:
             return []
         return await self._r.run(job)
+
+    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, list[str]]]:
+        def job(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+            # Only the "headers" member of each parse-once form crosses over, not the whole of it.
+            return conn.execute(
+                "SELECT m.uid, json_extract(b.parsed, '$.headers') FROM messages m JOIN blobs b ON b.id = m.blob"
+                " WHERE m.mailbox = ?", (mailbox,)).fetchall()
+
+        return {uid: json.loads(text) if text else {} for uid, text in await self._r.run(job)}
 
     async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
         def job(conn: sqlite3.Connection) -> list[tuple[int, frozenset[str]]]:
