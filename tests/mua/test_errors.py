@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import threading
+import types
 
 import pytest
 
@@ -181,3 +183,86 @@ def test_a_non_ascii_password(tmp_path, mail_server):
     add_account(wrong, mail_server, tls="implicit", password="pässwort")
     one_line_failure(wrong("mail", "list"), "refused the login for dora@example.test")
     one_line_failure(wrong("mail", "send", "--to", "dora@example.test", stdin="x\n"), "refused the login")
+
+
+class KeyringError(Exception):
+    """keyring.errors' base class: every error the keyring package raises derives from it."""
+
+
+class PasswordSetError(KeyringError):
+    pass
+
+
+class KeyringLocked(KeyringError):
+    pass
+
+
+def stand_in_keyring(monkeypatch) -> tuple[dict, dict]:
+    """The `keyring` package as this client uses it, in sys.modules for this test only: what it keeps,
+    and the error (by operation, "set" or "get") it is to raise instead."""
+    kept: dict[tuple[str, str], str] = {}
+    failing: dict[str, Exception] = {}
+
+    def set_password(service: str, user: str, password: str) -> None:
+        if "set" in failing:
+            raise failing["set"]
+        kept[(service, user)] = password
+
+    def get_password(service: str, user: str) -> str | None:
+        if "get" in failing:
+            raise failing["get"]
+        return kept.get((service, user))
+
+    class Fail:  # keyring.backends.fail.Keyring: what get_keyring() gives when there is no backend
+        pass
+
+    package = types.ModuleType("keyring")
+    package.__path__ = []  # type: ignore[attr-defined]
+    package.get_keyring = lambda: object()  # type: ignore[attr-defined]
+    package.set_password, package.get_password = set_password, get_password  # type: ignore[attr-defined]
+    package.delete_password = lambda service, user: kept.pop((service, user))  # type: ignore[attr-defined]
+    errors = types.ModuleType("keyring.errors")
+    errors.KeyringError, errors.PasswordSetError, errors.KeyringLocked = (  # type: ignore[attr-defined]
+        KeyringError, PasswordSetError, KeyringLocked)
+    backends = types.ModuleType("keyring.backends")
+    backends.__path__ = []  # type: ignore[attr-defined]
+    fail = types.ModuleType("keyring.backends.fail")
+    fail.Keyring = Fail  # type: ignore[attr-defined]
+    package.errors, package.backends, backends.fail = errors, backends, fail  # type: ignore[attr-defined]
+    for module in (package, errors, backends, fail):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    return kept, failing
+
+
+def test_keyring_failures_are_one_line(tmp_path, monkeypatch):
+    kept, failing = stand_in_keyring(monkeypatch)
+    person = Person(tmp_path / "keyring", "kim@example.test")
+    add = ("mail", "account", "add", "main", "--address", person.address, "--imap", "127.0.0.1:1",
+           "--password-stdin", "--store-password", "keyring")
+
+    # A locked collection (Secret Service) refuses to keep the password: nothing is saved.
+    failing["set"] = PasswordSetError("Failed to unlock the collection!\n(prompt dismissed)")
+    one_line_failure(person(*add, stdin="kim-secret\n"), "system keyring did not keep the password",
+                     "Failed to unlock the collection! (prompt dismissed)", "--store-password file")
+    assert not person.config.exists() and kept == {}
+
+    del failing["set"]
+    assert "in the system keyring" in person.ok(*add, stdin="kim-secret\n").out
+    assert list(kept.values()) == ["kim-secret"]
+
+    # Reading it back fails: told before any connection is tried.
+    failing["get"] = KeyringLocked("the keyring is locked")
+    one_line_failure(person("mail", "folders"), "cannot read the password of account main",
+                     "the keyring is locked", "POSTOFFICE_MAIL_PASSWORD")
+
+
+def test_line_breaks_that_would_reach_the_imap_wire_are_refused(tmp_path):
+    person = Person(tmp_path / "breaks", "lee@example.test")
+    add = ("mail", "account", "add", "main", "--address", person.address, "--imap", "127.0.0.1:1",
+           "--store-password", "no")
+    # RFC 9051 §9: LOGIN sends the login as a quoted string, which cannot hold CR or LF.
+    one_line_failure(person(*add, "--login", "lee\r\nA1 DELETE INBOX"), "cannot hold a line break")
+    person.ok(*add)
+    # Refused before any connection is tried (the port is closed).
+    one_line_failure(person("mail", "list", "--search", "subject:'a\r\nA1 DELETE INBOX'"), "cannot search for",
+                     "line break")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from postoffice.mua import parts, render
+from postoffice.mua import imapdata, parts, render
 from postoffice.mua.connect import MuaError
 from postoffice.mua.context import ClientContext, pass_client
 from postoffice.mua.imap import FLAG_NAMES, TRASH_NAMES
@@ -40,6 +40,10 @@ def search_criteria(query: str) -> list[tuple[str, str | None]]:
         raise MuaError(f"cannot read the search {query!r}: {e}") from None
     out: list[tuple[str, str | None]] = []
     for word in words:
+        try:
+            imapdata.quote(word)  # RFC 9051 §9: every search string is sent as an IMAP string
+        except imapdata.ImapDataError as e:
+            raise MuaError(f"cannot search for {word!r}: {e}") from None
         key, colon, value = word.partition(":")
         key = key.lower()
         if colon and key == "is" and value.lower() in IS_KEYS:
@@ -50,7 +54,7 @@ def search_criteria(query: str) -> list[tuple[str, str | None]]:
                     day = date.fromisoformat(value)
                 except ValueError:
                     raise MuaError(f"{word}: dates are written YYYY-MM-DD") from None
-                value = f"{day.day}-{MONTHS[day.month - 1]}-{day.year}"  # RFC 3501 §9 date
+                value = f"{day.day}-{MONTHS[day.month - 1]}-{day.year:04d}"  # RFC 3501 §9 date: 4-digit year
             out.append((SEARCH_KEYS[key], value))
         else:
             out.append(("TEXT", word))

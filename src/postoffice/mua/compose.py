@@ -77,20 +77,36 @@ class Built:
 # --- recipients --------------------------------------------------------------------------------
 
 def split_list(value: str) -> list[str]:
-    """Split "a@x, Bob, \"Doe, J\" <j@y>" at the commas outside quotes and angle brackets."""
-    items, buf, quoted, angle = [], [], False, 0
+    """Split "a@x, Bob, \"Doe, J\" <j@y>" at the commas outside quotes, comments and angle brackets.
+
+    RFC 5322 §3.2.4, §3.2.2: in a quoted string or a comment a backslash takes the next character as
+    it is (quoted-pair), so `"Doe \\", J" <j@y>` is one address, and so is `j@y (Doe, J)`.
+    """
+    items, buf, quoted, escaped, comment, angle = [], [], False, False, 0, 0
     for ch in value:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "<" and not quoted:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or comment):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"' and not comment:
+            quoted = True
+        elif ch == "(":
+            comment += 1
+        elif ch == ")" and comment:
+            comment -= 1
+        elif comment:
+            pass
+        elif ch == "<":
             angle += 1
-        elif ch == ">" and not quoted:
+        elif ch == ">":
             angle = max(0, angle - 1)
-        if ch == "," and not quoted and not angle:
+        elif ch == "," and not angle:
             items.append("".join(buf))
             buf = []
-        else:
-            buf.append(ch)
+            continue
+        buf.append(ch)
     items.append("".join(buf))
     return [i.strip() for i in items if i.strip()]
 

@@ -41,7 +41,11 @@ def parse(text: str) -> EditedDraft:
         head, body = text, ""
     values: dict[str, str] = {}
     current = ""
-    for line in head.splitlines():
+    # Lines end at "\n" only, as render() writes them: str.splitlines() would also end one at U+2028,
+    # U+0085 or a form feed inside a Subject, and what follows could read as a Bcc field.
+    for line in head.split("\n"):
+        if not line:  # the newline ending a header block that has no body after it
+            continue
         if line[:1] in (" ", "\t") and current:
             values[current] += " " + line.strip()
             continue

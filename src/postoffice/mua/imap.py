@@ -140,7 +140,10 @@ class ImapClient:
         """A folder name as the wire wants it: quoted, in UTF-8 or modified UTF-7."""
         if name.upper() == "INBOX":
             return "INBOX"
-        return imapdata.quote(name if self.c.utf8_enabled else imapdata.encode_mailbox(name))
+        try:
+            return imapdata.quote(name if self.c.utf8_enabled else imapdata.encode_mailbox(name))
+        except imapdata.ImapDataError as e:
+            raise MuaError(f"{name!r} cannot be a folder name: {e}") from None
 
     # --- folders ----------------------------------------------------------------------------
 

@@ -21,10 +21,14 @@ import re
 from typing import Any
 
 _ATOM_END = b' ()"{\r\n'
+# RFC 9051 §7.5.2: in a FETCH response these names are followed by a section in brackets, which may
+# hold spaces and parentheses. Anywhere else, or with no "]" after it, "[" is an atom character (a
+# keyword such as $a[b).
+_SECTIONED = (b"BODY", b"BINARY", b"BINARY.SIZE")
 
 
 class ImapDataError(ValueError):
-    pass
+    """A response these parsers cannot read, or text no quoted string or mailbox name can carry."""
 
 
 # --- mailbox names: modified UTF-7 -------------------------------------------------------------
@@ -36,7 +40,10 @@ def encode_mailbox(name: str) -> str:
 
     def flush() -> None:
         if run:
-            data = "".join(run).encode("utf-16-be")
+            try:
+                data = "".join(run).encode("utf-16-be")
+            except UnicodeEncodeError:  # a lone surrogate (undecodable bytes in a command-line argument)
+                raise ImapDataError("it is not UTF-8 text") from None
             out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
             run.clear()
 
@@ -66,8 +73,18 @@ def decode_mailbox(name: str) -> str:
 
 
 def quote(value: str | bytes) -> str:
-    """An IMAP quoted string (for names and search strings imaplib would otherwise send bare)."""
-    text = value.decode() if isinstance(value, bytes) else value
+    """An IMAP quoted string (for names and search strings imaplib would otherwise send bare).
+
+    RFC 9051 §9: a quoted string holds no CR, LF or NUL. Text that cannot be one raises ImapDataError
+    rather than reaching the wire, where a line break would end the command and start another.
+    """
+    try:
+        text = value.decode() if isinstance(value, bytes) else value
+        text.encode()
+    except UnicodeError:
+        raise ImapDataError("it is not UTF-8 text") from None
+    if any(c in text for c in "\r\n\0"):
+        raise ImapDataError("it holds a line break or NUL, which no IMAP string can carry")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -137,12 +154,14 @@ def _tokens(pieces: list[bytes | _Literal]) -> list[Any]:
                     j += 1
                 out.append(bytes(buf))
                 i = j + 1
+            elif c == b"{":  # RFC 9051 §4.3: a literal is announced at a line's end, where imaplib cuts it out
+                raise ImapDataError("a literal in the middle of a line")
             else:
                 j = i
                 while j < len(piece) and piece[j:j + 1] not in _ATOM_END:
-                    if piece[j:j + 1] == b"[":  # BODY[HEADER.FIELDS (FROM)] is one name
-                        end = piece.find(b"]", j)
-                        j = len(piece) if end < 0 else end
+                    if (piece[j:j + 1] == b"[" and piece[i:j].upper() in _SECTIONED
+                            and (end := piece.find(b"]", j)) >= 0):  # BODY[HEADER.FIELDS (FROM)] is one name
+                        j = end
                     j += 1
                 atom = piece[i:j].decode("utf-8", "replace")
                 out.append(None if atom.upper() == "NIL" else int(atom) if _is_number(atom) else atom)
@@ -152,8 +171,10 @@ def _tokens(pieces: list[bytes | _Literal]) -> list[Any]:
 
 def _is_number(atom: str) -> bool:
     # RFC 9051 §9 number: ASCII digits ("²" is a digit to str.isdigit). A mailbox named "007" is an
-    # astring, and as a number it would come back as "7".
-    return atom.isascii() and atom.isdigit() and (atom == "0" or not atom.startswith("0"))
+    # astring, and as a number it would come back as "7". A number64 has at most 19 digits: a longer
+    # run stays text (int() refuses one of over 4300 digits).
+    return (atom.isascii() and atom.isdigit() and len(atom) <= 19
+            and (atom == "0" or not atom.startswith("0")))
 
 
 def _nest(tokens: list[Any]) -> list[Any]:
@@ -200,7 +221,7 @@ def list_items(data: list[Any]) -> list[tuple[list[str], str | None, str]]:
         if len(response) < 3 or not isinstance(response[0], list):
             continue
         attrs = [str(a) for a in response[0]]
-        delimiter = response[1].decode() if isinstance(response[1], bytes) else None
+        delimiter = response[1].decode("utf-8", "replace") if isinstance(response[1], bytes) else None
         name = response[2]
         if name is None:  # RFC 9051 §9: mailbox is an astring, so the atom NIL is a mailbox named "NIL"
             name = "NIL"

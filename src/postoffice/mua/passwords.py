@@ -47,8 +47,13 @@ def store(profiles: Profiles, account: Account, password: str, place: str) -> No
     """Keep `password` in `place` ("keyring" or "file")."""
     if place == "keyring":
         import keyring  # type: ignore[import-not-found]
+        from keyring.errors import KeyringError  # type: ignore[import-not-found]
 
-        keyring.set_password(KEYRING_SERVICE, _keyring_user(account), password)
+        try:
+            keyring.set_password(KEYRING_SERVICE, _keyring_user(account), password)
+        except KeyringError as e:  # locked, refused, no backend after all: say so, then stop
+            raise MuaError(f"the system keyring did not keep the password of account {account.name}: "
+                           f"{_one_line(e)}; use --store-password file or no") from None
     elif place == "file":
         passwords = _read_file(profiles.credentials_path)
         passwords[account.name] = password
@@ -77,8 +82,14 @@ def password_for(profiles: Profiles, account: Account) -> str:
             raise MuaError(f"account {account.name} keeps its password in the system keyring, which is not "
                            f"available here; set ${PASSWORD_ENV}")
         import keyring  # type: ignore[import-not-found]
+        from keyring.errors import KeyringError  # type: ignore[import-not-found]
 
-        if found := keyring.get_password(KEYRING_SERVICE, _keyring_user(account)):
+        try:
+            found = keyring.get_password(KEYRING_SERVICE, _keyring_user(account))
+        except KeyringError as e:
+            raise MuaError(f"cannot read the password of account {account.name} from the system keyring: "
+                           f"{_one_line(e)}; set ${PASSWORD_ENV}") from None
+        if found:
             return found
     elif account.password == "file":
         if found := _read_file(profiles.credentials_path).get(account.name):
@@ -100,6 +111,10 @@ def _prompt(account: Account) -> str:
 
 def _keyring_user(account: Account) -> str:
     return f"{account.name}:{account.user}"
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _read_file(path: Path) -> dict[str, str]:

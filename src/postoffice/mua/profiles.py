@@ -158,6 +158,8 @@ def check(account: Account, *, source: str) -> None:
         raise MuaError(f"{source}: account {account.name}: {account.address!r} is not an address")
     if any(c in account.display_name for c in "\r\n"):  # it goes into From (RFC 5322 §2.2)
         raise MuaError(f"{source}: account {account.name}: the name cannot hold a line break")
+    if any(c in account.address + account.login for c in "\r\n\0"):  # RFC 9051 §9: LOGIN sends it quoted
+        raise MuaError(f"{source}: account {account.name}: the address and login cannot hold a line break or NUL")
 
 
 def with_password_place(account: Account, place: str) -> Account:
