@@ -163,7 +163,10 @@ def read_password(from_stdin: bool) -> str:
 def credentials_for(password: str) -> Any:
     from postoffice.auth.passwords import make_credentials
 
-    return make_credentials(password)
+    try:
+        return make_credentials(password)
+    except ValueError as e:  # empty after SASLprep, too long, or not a string SASLprep takes
+        raise Failure(f"unusable password: {e}") from None
 
 
 @main.group()

@@ -12,6 +12,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from postoffice.auth.passwords import (
+    MAX_PASSWORD_CHARS,
     VerificationCache,
     fake_verify_password_async,
     make_credentials,
@@ -191,3 +192,15 @@ def test_an_unknown_account_costs_what_a_known_one_does(argon2):
         assert not verify_password(alice, "wrong", cache=VerificationCache(), hasher=argon2)
         assert not asyncio.run(fake_verify_password_async("wrong", hasher=argon2))
     assert argon2.verifications == 2 and argon2.hashes == 2
+
+
+def test_an_overlong_password_is_refused_before_any_work(argon2):
+    # Setting one is refused; presenting one fails before SASLprep and Argon2, known account or not.
+    with pytest.raises(ValueError, match="at most"):
+        make_credentials("x" * (MAX_PASSWORD_CHARS + 1), scram_iterations=1, hasher=CHEAP)
+    assert make_credentials("x" * MAX_PASSWORD_CHARS, scram_iterations=1, hasher=CHEAP)
+    alice = creds()
+    long = PASSWORD + "x" * 100_000
+    assert not verify_password(alice, long, cache=VerificationCache(), hasher=argon2)
+    assert not asyncio.run(fake_verify_password_async(long, hasher=argon2))
+    assert argon2.verifications == 0 and argon2.hashes == 0

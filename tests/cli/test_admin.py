@@ -129,3 +129,11 @@ def test_check_reports_a_consistent_store(cli):
     cli("domain", "add", "example.test")
     r = cli("check")
     assert r.code == 0 and "consistent" in r.out
+
+
+def test_an_unusable_password_is_one_line(cli):
+    cli("domain", "add", "example.test")
+    for password, words in [("x" * 1025, "at most 1024"), ("\u00ad", "unusable password")]:
+        r = cli("user", "add", "carol@example.test", "--password-stdin", stdin=password + "\n")
+        assert r.code == 1 and r.err.count("\n") == 1 and words in r.err and "Traceback" not in r.err, r.err
+    assert cli("user", "list").out.split() == []

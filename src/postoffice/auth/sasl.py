@@ -40,6 +40,7 @@ from typing import Literal
 
 from postoffice.auth.passwords import (
     DEFAULT_SCRAM_ITERATIONS,
+    MAX_PASSWORD_CHARS,
     SCRAM_SALT_BYTES,
     Credentials,
     fake_verify_password_async,
@@ -147,6 +148,8 @@ def _prepare_identity(raw: str) -> str | None:
     surrounding spaces (SASLprep maps non-ASCII spaces to them) are a typing slip, not part of a
     name. Case is left alone: the lookup decides what is equal.
     """
+    if len(raw) > MAX_PASSWORD_CHARS:  # no address is that long: no SASLprep for it either
+        return None
     try:
         prepared = saslprep(raw, allow_unassigned=True).strip()
     except ValueError:
