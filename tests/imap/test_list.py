@@ -240,6 +240,21 @@ def test_wildcard_heavy_patterns_answer_at_once(mail_server):
         c.close()
 
 
+def test_a_pattern_of_a_million_wildcards_costs_what_one_does(mail_server):
+    # RFC 9051 §6.3.9: a pattern may come as a literal, as long as the literal limit; a run of
+    # wildcards matches what one wildcard does, and must not cost a position per character.
+    c = connect(mail_server)
+    try:
+        pattern = b"%" * 500_000 + b"*" * 500_000 + b"q"
+        started = time.monotonic()
+        assert c.ok(b'LIST "" {%d+}\r\n' % len(pattern) + pattern) == []
+        assert c.ok(b'LIST "" ({%d+}\r\n' % len(pattern) + pattern + b' "Arch%%%ve")') == [
+            b'* LIST (\\HasNoChildren \\Archive) "/" Archive']
+        assert time.monotonic() - started < 5
+    finally:
+        c.close()
+
+
 # --- LIST-EXTENDED ---------------------------------------------------------------------------------
 
 def _fruit_and_vegetables(c: Client) -> None:

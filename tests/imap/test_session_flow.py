@@ -329,3 +329,68 @@ def test_plaintext_is_refused_off_loopback_without_tls():
     assert outcome.data.startswith(b"t1 NO [PRIVACYREQUIRED]")
     session.tls_started()
     assert "AUTH=PLAIN" in session.capabilities() and "STARTTLS" not in session.capabilities()
+
+
+def _uid_of(raw: Raw, subject: str) -> int:
+    raw.send(f'u UID SEARCH SUBJECT "{subject}"\r\n'.encode())
+    lines = raw.until(b"u ")
+    assert lines[-1].startswith(b"u OK")
+    return int(next(line for line in lines if line.startswith(b"* SEARCH ")).split()[-1])
+
+
+def _unseen(raw: Raw) -> int:
+    raw.send(b"s STATUS INBOX (UNSEEN)\r\n")
+    lines = raw.until(b"s ")
+    assert lines[-1].startswith(b"s OK")
+    return int(next(line for line in lines if line.startswith(b"* STATUS ")).rstrip(b")").split()[-1])
+
+
+def test_a_flag_that_starts_like_deleted_is_not_deleted(mail_server):
+    # RFC 9051 §6.4.3: EXPUNGE removes the messages with \Deleted, and only those; a
+    # flag-extension such as "\DeletedX" (RFC 9051 §9) is another flag, as "\SeenX" is not \Seen.
+    user = "carol@example.test"
+    deliver_and_wait(mail_server, user, "not deleted by a longer flag")
+    raw = logged_in(mail_server, user)
+    try:
+        raw.send(b"a SELECT INBOX\r\n")
+        assert raw.until(b"a ")[-1].startswith(b"a OK")
+        uid = _uid_of(raw, "not deleted by a longer flag")
+        unseen = _unseen(raw)
+        raw.send(b"b UID STORE %d +FLAGS.SILENT (\\DeletedX \\SeenX)\r\n" % uid)
+        assert raw.until(b"b ")[-1].startswith(b"b OK")
+        assert _unseen(raw) == unseen
+        raw.send(b"c EXPUNGE\r\n")
+        lines = raw.until(b"c ")
+        assert lines[-1].startswith(b"c OK") and not any(line.endswith(b" EXPUNGE") for line in lines)
+        raw.send(b"d UID FETCH %d (FLAGS)\r\n" % uid)
+        lines = raw.until(b"d ")
+        assert lines[-1].startswith(b"d OK") and any(b"UID %d " % uid in line for line in lines[:-1])
+    finally:
+        raw.close()
+    assert any(b"not deleted by a longer flag" in m for m in inbox(mail_server.data_dir, user))
+
+
+def test_recent_is_never_reported_by_a_flags_fetch(mail_server):
+    # RFC 9051 §2.3.2: \Recent is gone; FETCH (FLAGS) answers alike whichever way the server reads
+    # them, also for a row that holds it (an older store or an import).
+    import sqlite3
+
+    user = "carol@example.test"
+    deliver_and_wait(mail_server, user, "a row with recent")
+    raw = logged_in(mail_server, user)
+    try:
+        raw.send(b"a SELECT INBOX\r\n")
+        assert raw.until(b"a ")[-1].startswith(b"a OK")
+        uid = _uid_of(raw, "a row with recent")
+        with sqlite3.connect(mail_server.data_dir / "store.sqlite3") as db:
+            db.execute("UPDATE messages SET flags = '\\Recent' WHERE uid = ? AND mailbox = (SELECT m.id FROM"
+                       " mailboxes m JOIN accounts a ON a.id = m.account WHERE a.address = ? AND m.name = 'INBOX')",
+                       (uid, user))
+        for command in (b"UID FETCH %d (FLAGS)" % uid, b"UID FETCH %d (FLAGS RFC822.SIZE)" % uid):
+            raw.send(b"f " + command + b"\r\n")
+            lines = raw.until(b"f ")
+            assert lines[-1].startswith(b"f OK")
+            fetched = [line for line in lines if b" FETCH " in line]
+            assert fetched and b"FLAGS ()" in fetched[0] and b"Recent" not in fetched[0]
+    finally:
+        raw.close()

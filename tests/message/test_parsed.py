@@ -508,3 +508,15 @@ def test_odd_charsets_never_break_decoding():
     assert msg.headers["subject"] == ["caféabc\ufffd"]
     assert msg.body.type == "TEXT"  # the boundary never matches, so the multipart is text
     assert ParsedMessage.from_json(msg.to_json()) == msg
+
+
+def test_a_parsed_message_survives_pickle_and_copy():
+    import copy
+    import pickle
+
+    from postoffice.message.parsed import ParsedMessage, parse_message
+
+    made = parse_message(b"Subject: kept\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nbody\r\n")
+    for value in (made, ParsedMessage.from_json(made.to_json())):  # built, and lazy from JSON
+        assert pickle.loads(pickle.dumps(value)) == made
+        assert copy.deepcopy(value) == made and copy.copy(value) == made

@@ -86,6 +86,11 @@ class ParsedMessage:
             object.__setattr__(self, "_body", _part_in(self._body))
         return self._body
 
+    def __reduce__(self) -> tuple:
+        # pickle and copy restore slots with setattr, which an immutable value refuses.
+        return (ParsedMessage, (self.size, self._envelope, self._body, self.headers, self.sort_date,
+                                self.sort_subject, self.preview))
+
     def _fields(self) -> tuple:
         return (self.size, self.envelope, self.body, self.headers, self.sort_date, self.sort_subject, self.preview)
 

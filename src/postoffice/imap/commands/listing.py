@@ -42,6 +42,7 @@ session: rev1 clients depend on it.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -107,6 +108,11 @@ def match(pattern: str, name: str, delimiter: str = "/") -> bool:
     return end in states
 
 
+# A run of wildcards matches what one does ("%%" as "%", any run with "*" as "*"): one position
+# instead of thousands in `match`, for a pattern (a literal, up to the literal limit) made of them.
+_WILDCARD_RUN = re.compile(r"[*%]{2,}")
+
+
 def matcher(reference: str, patterns: Iterable[str]) -> Callable[[str], bool]:
     """Whether a name matches one of the canonical LIST patterns: the reference with each pattern
     appended (RFC 9051 §6.3.9: we have no breakout characters, so that is the canonical form).
@@ -117,7 +123,7 @@ def matcher(reference: str, patterns: Iterable[str]) -> Callable[[str], bool]:
     delimiter = _delim()
     canonical: list[str] = []
     for pattern in patterns:
-        full = reference + pattern
+        full = _WILDCARD_RUN.sub(lambda m: "*" if "*" in m[0] else "%", reference + pattern)
         canonical.append(full)
         if full[:5].upper() == "INBOX" and full[5:6] in ("", delimiter) and not full.startswith("INBOX"):
             canonical.append("INBOX" + full[5:])

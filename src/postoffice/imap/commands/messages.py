@@ -172,6 +172,8 @@ async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Ou
         f = flags.get(uid)
         if f is None or view.is_expunged(uid):
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
+        if "\\Recent" in f:
+            f = f - {"\\Recent"}  # as `_items`: \Recent is never reported (RFC 9051 §2.3.2)
         match attrs:
             case ["UID", "FLAGS"]:
                 out.append(line % (seq, uid, r.flag_list(f)))

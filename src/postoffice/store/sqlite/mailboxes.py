@@ -295,19 +295,21 @@ class SqliteMailboxes:
                 "SELECT uid FROM messages WHERE mailbox = ? ORDER BY uid", (mailbox,))])
         if not flagged.startswith("\\"):
             raise ValueError("only system flags are looked up this way")
+        # A whole word of the space-separated text: "\Deleted" must not find a "\DeletedX".
         return await self._r.run(lambda c: [r[0] for r in c.execute(
-            "SELECT uid FROM messages WHERE mailbox = ? AND instr(flags, ?) > 0 ORDER BY uid", (mailbox, flagged))])
+            "SELECT uid FROM messages WHERE mailbox = ? AND instr(' ' || flags || ' ', ?) > 0 ORDER BY uid",
+            (mailbox, f" {flagged} "))])
 
     async def counts(self, mailbox: MailboxId) -> MailboxCounts:
         def job(conn: sqlite3.Connection) -> MailboxCounts:
-            # Keywords cannot hold a backslash (RFC 9051 §9 flag-keyword is an atom), so a
-            # substring test on the space-separated text is exact for system flags.
+            # A system flag is a whole word of the space-separated text: the parser also takes
+            # flag-extensions such as "\SeenX" (RFC 9051 §9), which must not count as "\Seen".
             row = conn.execute(
-                "SELECT count(*), coalesce(sum(instr(flags, '\\Seen') = 0), 0),"
-                " coalesce(sum(instr(flags, '\\Deleted') > 0), 0), coalesce(sum(size), 0), max(uid)"
+                "SELECT count(*), coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0),"
+                " coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0), coalesce(sum(size), 0), max(uid)"
                 " FROM messages WHERE mailbox = ?", (mailbox,)).fetchone()
-            first = conn.execute("SELECT min(uid) FROM messages WHERE mailbox = ? AND instr(flags, '\\Seen') = 0",
-                                 (mailbox,)).fetchone()[0]
+            first = conn.execute("SELECT min(uid) FROM messages WHERE mailbox = ?"
+                                 " AND instr(' ' || flags || ' ', ' \\Seen ') = 0", (mailbox,)).fetchone()[0]
             return MailboxCounts(messages=row[0], unseen=row[1], deleted=row[2], size=row[3],
                                  last_uid=row[4] or 0, first_unseen_uid=first)
 
