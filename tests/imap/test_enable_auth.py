@@ -244,3 +244,24 @@ def test_failed_logins_are_slowed_down_but_the_user_still_gets_in(tmp_path):
             raw.close()
     finally:
         server.stop()
+
+
+def test_rev2_status_has_no_recent_and_names_have_a_length_limit(mail_server):
+    raw = logged_in(mail_server, USER)
+    try:
+        raw.send(b"r STATUS INBOX (RECENT)\r\n")
+        assert raw.line().startswith(b"* STATUS INBOX (RECENT 0)")  # RFC 3501 §6.3.10
+        raw.until(b"r ")
+        raw.send(b"e ENABLE IMAP4rev2\r\n")
+        raw.until(b"e ")
+        raw.send(b"s STATUS INBOX (RECENT)\r\n")
+        assert raw.line().startswith(b"s BAD")  # RFC 9051 §9 status-att: RECENT is gone
+        # A name of more than 1,024 octets is refused; one of 1,024 is taken.
+        raw.send(b"c1 CREATE " + b"n" * 1025 + b"\r\n")
+        assert raw.line().startswith(b"c1 NO [CANNOT]")
+        raw.send(b"c2 CREATE " + b"n" * 1024 + b"\r\n")
+        assert raw.line().startswith(b"c2 OK")
+        raw.send(b'l LIST "" ' + b"n%" * 1100 + b"\r\n")
+        assert raw.line().startswith(b"l OK")  # nothing that long can match
+    finally:
+        raw.close()

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
-from postoffice.imap.commands.mailboxes import status_line
+from postoffice.imap.commands.mailboxes import MAX_NAME_OCTETS, status_line
 from postoffice.imap.wire import List, Lsub
 from postoffice.store.api import Mailbox, NotFound
 
@@ -124,6 +124,8 @@ def matcher(reference: str, patterns: Iterable[str]) -> Callable[[str], bool]:
     canonical: list[str] = []
     for pattern in patterns:
         full = _WILDCARD_RUN.sub(lambda m: "*" if "*" in m[0] else "%", reference + pattern)
+        if len(full) > 2 * MAX_NAME_OCTETS + 1:
+            continue  # more characters to match than any name has (each wildcard may match none)
         canonical.append(full)
         if full[:5].upper() == "INBOX" and full[5:6] in ("", delimiter) and not full.startswith("INBOX"):
             canonical.append("INBOX" + full[5:])
@@ -200,7 +202,9 @@ def unsupported_status_item(session: ImapSession, items: Iterable[str]) -> str |
     except DELETED in an IMAP4rev2 session (RFC 9051 §9 status-att, §6.3.11)."""
     from postoffice.imap.commands.mailboxes import STATUS_SUPPORTED
     for item in items:
-        if item not in STATUS_SUPPORTED and not (item == "DELETED" and session.rev2):
+        # RFC 9051 §9 status-att has DELETED and no RECENT (Appendix E: \Recent is gone).
+        if (item not in STATUS_SUPPORTED and not (item == "DELETED" and session.rev2)) or (
+                item == "RECENT" and session.rev2):
             return item
     return None
 

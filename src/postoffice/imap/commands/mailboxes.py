@@ -11,8 +11,7 @@ mailbox (the store keeps no \\Noselect placeholders), so:
   code"), and INBOX, NO [CANNOT] (RFC 9051 §6.3.5: "It is an error to attempt to delete INBOX");
 - RENAME moves the inferiors with the mailbox; RENAME INBOX moves INBOX's messages into a new
   mailbox (which may be an inferior of INBOX) and leaves INBOX empty, its inferiors untouched
-  (RFC 9051 §6.3.6). Not atomic: the messages are appended to the new mailbox, then expunged from
-  INBOX;
+  (RFC 9051 §6.3.6), in one store transaction (a move);
 - DELETE of the selected mailbox closes it: untagged OK [CLOSED], state back to authenticated.
 
 CREATE (USE (...)) takes one of the RFC 6154 §2 attributes the store keeps (CREATE-SPECIAL-USE,
@@ -53,6 +52,7 @@ def _out(tag: str, status: str, code: r.Code | None, text: str, data: bytes = b"
     return Outcome(data + r.tagged(tag, status, code, text))
 
 
+MAX_NAME_OCTETS = 1024  # a mailbox name's UTF-8 octets at most: LIST matches names on the event loop
 _NOT_IN_NAMES = re.compile("[*%\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -60,7 +60,8 @@ def _valid(name: str) -> bool:
     """A name we can keep: non-empty parts between the delimiters, no wildcards (RFC 9051 §5.1),
     Net-Unicode: NFC, no control characters, no line or paragraph separator (RFC 9051 §5.1,
     RFC 6855 §3, RFC 5198 §2). A name not in NFC is refused rather than silently normalized."""
-    return (bool(name) and all(name.split(_delim())) and not _NOT_IN_NAMES.search(name)
+    return (bool(name) and len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_OCTETS
+            and all(name.split(_delim())) and not _NOT_IN_NAMES.search(name)
             and unicodedata.is_normalized("NFC", name))
 
 
@@ -144,10 +145,8 @@ async def rename(session: ImapSession, cmd: Rename) -> Outcome:
             target = await _create_path(session, new)
         except Conflict:
             return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
-        messages = await boxes.messages(box.id)
-        await boxes.append_all(target.id, [NewCopy(m.blob, m.flags, m.internaldate, m.prefix) for m in messages])
-        if messages:
-            await boxes.expunge(box.id, [m.uid for m in messages])
+        # One transaction: the messages are in INBOX or in the new mailbox, never both or neither.
+        await boxes.copy(box.id, await boxes.uids(box.id), target.id, move=True)
         return _out(cmd.tag, "OK", None, "RENAME completed")
     if new.startswith(old + _delim()):
         return _out(cmd.tag, "NO", r.CANNOT, "Cannot move a mailbox below itself")
