@@ -346,7 +346,7 @@ async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue
-        if seq % _YIELD_EVERY == 0 and (search.PARSED in need or search.RAW in need):
+        if seq % _YIELD_EVERY == 0 and need:
             await asyncio.sleep(0)  # as in FETCH: a long search does not hold other sessions up
         c = search.Candidate(seq, uid, m.flags, m.internaldate, m.size, m.modseq, prefix_len=len(m.prefix))
         if search.PARSED in need:
