@@ -266,3 +266,38 @@ def test_line_breaks_that_would_reach_the_imap_wire_are_refused(tmp_path):
     # Refused before any connection is tried (the port is closed).
     one_line_failure(person("mail", "list", "--search", "subject:'a\r\nA1 DELETE INBOX'"), "cannot search for",
                      "line break")
+
+
+def scripted_imap(list_reply: bytes) -> int:
+    """A one-connection IMAP server that logs in anyone and answers LIST with `list_reply`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(60)
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] scripted\r\n")
+            for line in lines:
+                tag, _, rest = line.partition(b" ")
+                verb = rest.split(b" ", 1)[0].strip().upper()
+                if verb == b"CAPABILITY":
+                    conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+                elif verb == b"LIST":
+                    conn.sendall(list_reply + tag + b" OK done\r\n")
+                elif verb == b"LOGOUT":
+                    conn.sendall(b"* BYE bye\r\n" + tag + b" OK done\r\n")
+                    return
+                else:
+                    conn.sendall(tag + b" OK done\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_response_that_cannot_be_read_is_one_line(tmp_path):
+    # RFC 9051 §9: "{" starts a literal only at the end of a line; this LIST line is malformed.
+    port = scripted_imap(b'* LIST () "/" a{b c\r\n')
+    person = Person(tmp_path / "broken", "alice@example.test")
+    person.ok("mail", "account", "add", "x", "--address", "alice@example.test", "--imap", f"127.0.0.1:{port}",
+              "--smtp", "127.0.0.1:1", "--tls", "none", "--password-stdin", "--store-password", "file",
+              stdin="secret\n")
+    one_line_failure(person("mail", "folders"), "cannot be read")

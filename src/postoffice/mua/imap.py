@@ -108,13 +108,16 @@ class ImapClient:
                            f"or password")
         conn.authenticate("PLAIN", lambda _: b"\0" + user.encode() + b"\0" + password.encode())
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.conn is not None:
             try:
                 self.conn.logout()
             except (imaplib.IMAP4.error, OSError):
                 pass
             self.conn = None
+        if isinstance(exc, imapdata.ImapDataError):
+            # A response these parsers cannot read: one line, like every other failure.
+            raise MuaError(f"the {self.endpoint} sent a response that cannot be read: {exc}") from None
 
     @property
     def c(self) -> imaplib.IMAP4:
