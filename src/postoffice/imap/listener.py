@@ -37,6 +37,11 @@ class Connection(LineConnection):
         super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s,
                          max_line=listener.limits.max_line, timeout_reply=TIMEOUT)
         self.listener, self.session = listener, session
+        session.emit = self.emit
+
+    async def emit(self, data: bytes) -> None:
+        self.write(data)
+        await self.flush()
 
     async def run(self) -> None:
         try:

@@ -130,6 +130,9 @@ class ImapSession:
     append_limit: int = 26_214_400  # APPENDLIMIT (RFC 7889): the largest message APPEND takes
     max_errors: int = 20  # BAD answers in a row before BYE
     bad_in_a_row: int = 0
+    # Sends a command's untagged responses ahead of its completion (the listener writes and drains):
+    # a FETCH of many large messages is written as it goes instead of being held whole in memory.
+    emit: Any = None
 
     @property
     def rev2(self) -> bool:

@@ -47,6 +47,7 @@ _NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
 # RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER], RFC822.TEXT is BODY[TEXT].
 _RFC822 = {"RFC822": (Section(), False), "RFC822.HEADER": (Section(text="HEADER"), True),
            "RFC822.TEXT": (Section(text="TEXT"), False)}
+_EMIT_OVER = 1 << 20  # octets of FETCH responses held before they are written out
 _YIELD_EVERY = 200  # messages read between two turns of the event loop in a long FETCH or SEARCH
 _MODES = {"+": FlagMode.ADD, "-": FlagMode.REMOVE, "": FlagMode.REPLACE}
 
@@ -147,6 +148,7 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     needs_parsed = any(a in _NEEDS_PARSED or isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     needs_raw = any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     out: list[bytes] = []
+    held = 0
     for n, (seq, uid) in enumerate(wanted, 1):
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
@@ -156,6 +158,10 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
         parsed = await session.store.blobs.parsed(m.blob) if needs_parsed else None
         raw = await session.store.blobs.read_message(m) if needs_raw else None
         out.append(r.fetch(seq, _items(m, attrs, parsed, raw, decoded.get(uid, {}))))
+        held += len(out[-1])
+        if held > _EMIT_OVER and session.emit is not None:
+            await session.emit(b"".join(out))  # results go in order, ahead of the tagged OK
+            out, held = [], 0
     return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
