@@ -375,3 +375,16 @@ def test_search_headers_are_the_parsed_forms_header_fields(with_store):
         assert found[1]["subject"] == ["lunch"] and found[2]["from"] == ["Jörg <j@example.test>"]  # RFC 2047 decoded
 
     with_store(body)
+
+
+def test_uid_lookups_with_many_runs_give_only_the_uids_asked(with_store):
+    async def body(store):
+        account = await make_account(store)
+        inbox = await inbox_of(store, account)
+        blob = await store.blobs.put(MESSAGE)
+        await store.mailboxes.append_all(inbox.id, [NewCopy(blob, frozenset(), NOW) for _ in range(1000)])
+        odd = list(range(1, 1001, 2))  # 500 runs: more than one lookup per run is worth
+        assert [m.uid for m in await store.mailboxes.messages(inbox.id, odd)] == odd
+        assert [uid for uid, _ in await store.mailboxes.flags(inbox.id, odd)] == odd
+
+    with_store(body)

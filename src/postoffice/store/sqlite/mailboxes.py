@@ -66,6 +66,23 @@ _MESSAGE_COLUMNS = ("m.uid, m.modseq, m.flags, m.internaldate, m.size, b.id, b.s
 _MAX_RUNS = 200  # more runs than this in one lookup: read the mailbox and filter
 
 
+def _rows_of(conn: sqlite3.Connection, select: str, uid_column: str, mailbox: MailboxId,
+             uids: list[int]) -> list[tuple]:
+    """The rows `select` (its WHERE names the mailbox) gives for those of `uids` that exist, by
+    ascending UID (the first column): a range lookup per run of consecutive UIDs, or one pass over
+    the mailbox when the runs are too many to be worth a lookup each."""
+    wanted = sorted(set(uids))
+    runs = uid_ranges(wanted)
+    if len(runs) > _MAX_RUNS:
+        keep = set(wanted)
+        return [r for r in conn.execute(f"{select} ORDER BY {uid_column}", (mailbox,)) if r[0] in keep]
+    rows: list[tuple] = []
+    for low, high in runs:
+        rows += conn.execute(f"{select} AND {uid_column} BETWEEN ? AND ? ORDER BY {uid_column}",
+                             (mailbox, low, high)).fetchall()
+    return rows
+
+
 def _stored(r: tuple) -> StoredMessage:
     return StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]), internaldate=datetime.fromtimestamp(r[3], UTC),
                          size=r[4], blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8]), queue_id=r[9])
@@ -251,18 +268,8 @@ class SqliteMailboxes:
             if uids is None:
                 rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
                 return [_stored(r) for r in rows]
-            wanted = sorted(set(uids))
-            runs = uid_ranges(wanted)
-            if len(runs) > _MAX_RUNS:
-                keep = set(wanted)
-                rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
-                return [_stored(r) for r in rows if r[0] in keep]
-            found: list[StoredMessage] = []
-            for low, high in runs:
-                found += [_stored(r) for r in conn.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid",
-                    (mailbox, low, high))]
-            return found
+            return [_stored(r) for r in _rows_of(conn, f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ?", "m.uid",
+                                                 mailbox, uids)]
 
         if uids is not None and not uids:
             return []
@@ -279,13 +286,8 @@ class SqliteMailboxes:
 
     async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
         def job(conn: sqlite3.Connection) -> list[tuple[int, frozenset[str]]]:
-            runs = uid_ranges(sorted(set(uids)))
-            found: list[tuple[int, frozenset[str]]] = []
-            for low, high in runs if len(runs) <= _MAX_RUNS else [(runs[0][0], runs[-1][1])]:
-                found += [(uid, flags_of(text)) for uid, text in conn.execute(
-                    "SELECT uid, flags FROM messages WHERE mailbox = ? AND uid BETWEEN ? AND ? ORDER BY uid",
-                    (mailbox, low, high))]
-            return found
+            return [(uid, flags_of(text)) for uid, text in _rows_of(
+                conn, "SELECT uid, flags FROM messages WHERE mailbox = ?", "uid", mailbox, uids)]
 
         return await self._r.run(job) if uids else []
 
