@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
-from postoffice.imap.commands.mailboxes import MAX_NAME_OCTETS, status_line
+from postoffice.imap.commands.mailboxes import MAX_NAME_OCTETS, status_line, unsupported_status_item
 from postoffice.imap.wire import List, Lsub
 from postoffice.store.api import Mailbox, NotFound
 
@@ -195,18 +195,6 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
             if any(meets(d) and not matches(d.name) for d in below):
                 out.append(Listed(name, box, True, False, recursive))
     return out
-
-
-def unsupported_status_item(session: ImapSession, items: Iterable[str]) -> str | None:
-    """The first STATUS item this session may not ask for: one the STATUS command does not know,
-    except DELETED in an IMAP4rev2 session (RFC 9051 §9 status-att, §6.3.11)."""
-    from postoffice.imap.commands.mailboxes import STATUS_SUPPORTED
-    for item in items:
-        # RFC 9051 §9 status-att has DELETED and no RECENT (Appendix E: \Recent is gone).
-        if (item not in STATUS_SUPPORTED and not (item == "DELETED" and session.rev2)) or (
-                item == "RECENT" and session.rev2):
-            return item
-    return None
 
 
 async def list_(session: ImapSession, cmd: List) -> Outcome:

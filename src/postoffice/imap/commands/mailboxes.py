@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -176,8 +177,18 @@ async def subscribe(session: ImapSession, cmd: Subscribe | Unsubscribe) -> Outco
     return _out(cmd.tag, "OK", None, f"{cmd.name} completed")
 
 
+def unsupported_status_item(session: ImapSession, items: Iterable[str]) -> str | None:
+    """The first STATUS item this session may not ask for: one the STATUS command does not know,
+    except DELETED in an IMAP4rev2 session (RFC 9051 §9 status-att, §6.3.11)."""
+    for item in items:
+        # RFC 9051 §9 status-att has DELETED and no RECENT (Appendix E: \Recent is gone).
+        if (item not in STATUS_SUPPORTED and not (item == "DELETED" and session.rev2)) or (
+                item == "RECENT" and session.rev2):
+            return item
+    return None
+
+
 async def status(session: ImapSession, cmd: Status) -> Outcome:
-    from postoffice.imap.commands.listing import unsupported_status_item
     unknown = unsupported_status_item(session, cmd.items)
     if unknown is not None:
         return _out(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
