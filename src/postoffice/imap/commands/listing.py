@@ -49,7 +49,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
-from postoffice.imap.commands.mailboxes import MAX_NAME_OCTETS, status_line, unsupported_status_item
+from postoffice.imap.commands.mailboxes import (
+    MAX_NAME_OCTETS, delimiter, status_line, superiors, unsupported_status_item,
+)
 from postoffice.imap.wire import List, Lsub
 from postoffice.store.api import Mailbox, NotFound
 
@@ -61,11 +63,6 @@ log = logging.getLogger(__name__)
 # Selection options that restrict what is listed (RFC 5258 §3.1, RFC 6154 §2), in the order CHILDINFO
 # names them; REMOTE widens instead and RECURSIVEMATCH only modifies these.
 _CRITERIA = ("SUBSCRIBED", "SPECIAL-USE")
-
-
-def _delim() -> str:
-    from postoffice.imap.session import DELIMITER
-    return DELIMITER
 
 
 def _out(tag: str, status: str, text: str, data: bytes = b"") -> Outcome:
@@ -120,34 +117,28 @@ def matcher(reference: str, patterns: Iterable[str]) -> Callable[[str], bool]:
     RFC 9051 §6.3.9: INBOX is listed when the upper-case string "INBOX" matches ("inbox", "In%");
     RFC 9051 §5.1: INBOX is case-insensitive, so a pattern starting "inbox/" reaches INBOX's
     inferiors too."""
-    delimiter = _delim()
+    sep = delimiter()
     canonical: list[str] = []
     for pattern in patterns:
         full = _WILDCARD_RUN.sub(lambda m: "*" if "*" in m[0] else "%", reference + pattern)
         if len(full) > 2 * MAX_NAME_OCTETS + 1:
             continue  # more characters to match than any name has (each wildcard may match none)
         canonical.append(full)
-        if full[:5].upper() == "INBOX" and full[5:6] in ("", delimiter) and not full.startswith("INBOX"):
+        if full[:5].upper() == "INBOX" and full[5:6] in ("", sep) and not full.startswith("INBOX"):
             canonical.append("INBOX" + full[5:])
 
     def matches(name: str) -> bool:
         if name == "INBOX":
-            return any(match(p.upper(), name, delimiter) for p in canonical)
-        return any(match(p, name, delimiter) for p in canonical)
+            return any(match(p.upper(), name, sep) for p in canonical)
+        return any(match(p, name, sep) for p in canonical)
 
     return matches
-
-
-def _superiors(name: str) -> list[str]:
-    """"a/b/c" -> ["a", "a/b"]."""
-    parts = name.split(_delim())
-    return [_delim().join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _order(name: str) -> tuple[bool, list[str]]:
     """INBOX and its inferiors first, then the rest level by level in code point order, so each
     parent comes right before its inferiors ("Foo", "Foo/Bar", "Foo Bar")."""
-    return (name != "INBOX" and not name.startswith("INBOX" + _delim()), name.split(_delim()))
+    return (name != "INBOX" and not name.startswith("INBOX" + delimiter()), name.split(delimiter()))
 
 
 # --- LIST --------------------------------------------------------------------------------------------
@@ -179,7 +170,7 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
     existing = {box.name: box for box in boxes}
     descendants: dict[str, list[Mailbox]] = defaultdict(list)
     for box in existing.values():
-        for superior in _superiors(box.name):
+        for superior in superiors(box.name):
             descendants[superior].append(box)
     out: list[Listed] = []
     for name in sorted(existing.keys() | descendants.keys(), key=_order):
@@ -201,11 +192,11 @@ async def list_(session: ImapSession, cmd: List) -> Outcome:
     unknown = unsupported_status_item(session, cmd.status)
     if unknown is not None:
         return _out(cmd.tag, "BAD", f"Unsupported STATUS item {unknown}")
-    delimiter = _delim().encode()
+    sep = delimiter().encode()
     if not cmd.extended and cmd.patterns == ("",):
         # RFC 9051 §6.3.9: in the basic syntax an empty pattern asks for the delimiter and the
         # root of the reference, which is "" as our names are not rooted.
-        return _out(cmd.tag, "OK", "LIST completed", r.untagged(b'LIST (\\Noselect) "' + delimiter + b'" ""'))
+        return _out(cmd.tag, "OK", "LIST completed", r.untagged(b'LIST (\\Noselect) "' + sep + b'" ""'))
     # RFC 5258 §3: in the extended syntax an empty pattern is ignored.
     patterns = [p for p in cmd.patterns if p] if cmd.extended else list(cmd.patterns)
     if not patterns:
@@ -244,14 +235,14 @@ def _list_line(session: ImapSession, name: str, box: Mailbox | None, has_childre
             attrs.append("\\Subscribed")
         if box.special_use:
             attrs.append(box.special_use)  # RFC 6154 §2
-    return (b"LIST (" + " ".join(attrs).encode() + b') "' + _delim().encode() + b'" '
+    return (b"LIST (" + " ".join(attrs).encode() + b') "' + delimiter().encode() + b'" '
             + r.mailbox_name(name, utf8=session.utf8))
 
 
 async def select_list_line(session: ImapSession, box: Mailbox) -> bytes:
     """RFC 9051 §6.3.2: the LIST response SELECT sends for the mailbox it opens, attributes accurate."""
     names = [b.name for b in await session.store.mailboxes.list(session.account)]
-    has_children = any(n.startswith(box.name + _delim()) for n in names)
+    has_children = any(n.startswith(box.name + delimiter()) for n in names)
     return r.untagged(_list_line(session, box.name, box, has_children, missing="\\NonExistent", show_subscribed=False))
 
 
@@ -271,22 +262,22 @@ async def _status(session: ImapSession, box: Mailbox, items: tuple[str, ...]) ->
 async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
     """RFC 3501 §6.3.9: the subscribed names matching; with "%", an unsubscribed superior of a
     subscribed name that the pattern reaches is returned with \\Noselect instead."""
-    delimiter = _delim().encode()
+    sep = delimiter().encode()
     if cmd.pattern == "":
-        return _out(cmd.tag, "OK", "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + delimiter + b'" ""'))
+        return _out(cmd.tag, "OK", "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + sep + b'" ""'))
     matches = matcher(cmd.reference, [cmd.pattern])
     subscribed = {b.name for b in await session.store.mailboxes.list(session.account) if b.subscribed}
     found: dict[str, bool] = {n: True for n in subscribed if matches(n)}
     for n in subscribed:
         if matches(n):
             continue
-        for parent in _superiors(n):
+        for parent in superiors(n):
             if parent not in subscribed and matches(parent):
                 found.setdefault(parent, False)
     out = []
     for name in sorted(found, key=_order):
         attrs = b"()" if found[name] else b"(\\Noselect)"
         # RFC 6855 §3: UTF-8 names in LSUB too once the client accepts them.
-        out.append(r.untagged(b"LSUB " + attrs + b' "' + delimiter + b'" '
+        out.append(r.untagged(b"LSUB " + attrs + b' "' + sep + b'" '
                               + r.mailbox_name(name, utf8=session.utf8)))
     return _out(cmd.tag, "OK", "LSUB completed", b"".join(out))

@@ -43,7 +43,8 @@ SPECIAL_USES = frozenset({"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"
 STATUS_SUPPORTED = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "RECENT", "SIZE")
 
 
-def _delim() -> str:
+def delimiter() -> str:
+    """The hierarchy delimiter, "/" (session.DELIMITER)."""
     from postoffice.imap.session import DELIMITER
     return DELIMITER
 
@@ -62,14 +63,14 @@ def _valid(name: str) -> bool:
     Net-Unicode: NFC, no control characters, no line or paragraph separator (RFC 9051 §5.1,
     RFC 6855 §3, RFC 5198 §2). A name not in NFC is refused rather than silently normalized."""
     return (bool(name) and len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_OCTETS
-            and all(name.split(_delim())) and not _NOT_IN_NAMES.search(name)
+            and all(name.split(delimiter())) and not _NOT_IN_NAMES.search(name)
             and unicodedata.is_normalized("NFC", name))
 
 
-def _superiors(name: str) -> list[str]:
+def superiors(name: str) -> list[str]:
     """"a/b/c" -> ["a", "a/b"]."""
-    parts = name.split(_delim())
-    return [_delim().join(parts[:i]) for i in range(1, len(parts))]
+    parts = name.split(delimiter())
+    return [delimiter().join(parts[:i]) for i in range(1, len(parts))]
 
 
 async def _find(session: ImapSession, name: str) -> Mailbox | None:
@@ -78,7 +79,7 @@ async def _find(session: ImapSession, name: str) -> Mailbox | None:
 
 async def _create_path(session: ImapSession, name: str, special_use: str | None = None) -> Mailbox:
     """Creates the missing superiors of `name`, then `name` itself (Conflict if it exists)."""
-    for parent in _superiors(name):
+    for parent in superiors(name):
         if await _find(session, parent) is None:
             try:
                 await session.store.mailboxes.create(session.account, parent)
@@ -89,8 +90,8 @@ async def _create_path(session: ImapSession, name: str, special_use: str | None 
 
 async def create(session: ImapSession, cmd: Create) -> Outcome:
     name = cmd.mailbox
-    if name.endswith(_delim()):
-        name = name.rstrip(_delim())  # RFC 9051 §6.3.4: created without the trailing delimiter
+    if name.endswith(delimiter()):
+        name = name.rstrip(delimiter())  # RFC 9051 §6.3.4: created without the trailing delimiter
     if not _valid(name):
         return _out(cmd.tag, "NO", r.CANNOT, "Invalid mailbox name")
     special_use = None
@@ -114,7 +115,7 @@ async def delete(session: ImapSession, cmd: Delete) -> Outcome:
     if box is None:
         return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     names = [b.name for b in await session.store.mailboxes.list(session.account)]
-    if any(n.startswith(box.name + _delim()) for n in names):
+    if any(n.startswith(box.name + delimiter()) for n in names):
         return _out(cmd.tag, "NO", r.HASCHILDREN, "Mailbox has inferior mailboxes")
     try:
         await session.store.mailboxes.delete(box.id)
@@ -130,7 +131,7 @@ async def delete(session: ImapSession, cmd: Delete) -> Outcome:
 
 
 async def rename(session: ImapSession, cmd: Rename) -> Outcome:
-    old, new = cmd.old, cmd.new.rstrip(_delim()) if cmd.new != _delim() else cmd.new
+    old, new = cmd.old, cmd.new.rstrip(delimiter()) if cmd.new != delimiter() else cmd.new
     box = await _find(session, old)
     if box is None:
         return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
@@ -149,9 +150,9 @@ async def rename(session: ImapSession, cmd: Rename) -> Outcome:
         # One transaction: the messages are in INBOX or in the new mailbox, never both or neither.
         await boxes.copy(box.id, await boxes.uids(box.id), target.id, move=True)
         return _out(cmd.tag, "OK", None, "RENAME completed")
-    if new.startswith(old + _delim()):
+    if new.startswith(old + delimiter()):
         return _out(cmd.tag, "NO", r.CANNOT, "Cannot move a mailbox below itself")
-    for parent in _superiors(new):  # RFC 9051 §6.3.6: superiors are created as needed
+    for parent in superiors(new):  # RFC 9051 §6.3.6: superiors are created as needed
         if parent != old and await _find(session, parent) is None:
             try:
                 await boxes.create(session.account, parent)
