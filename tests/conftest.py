@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import signal
@@ -12,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -148,6 +151,36 @@ def provision(data_dir: Path) -> None:
             await store.aclose()
 
     asyncio.run(main())
+
+
+def new_account(server: RunningServer, prefix: str, password: str) -> str:
+    """A new account "<prefix>N@example.test" on the running server, with the default mailboxes,
+    so that a test sees only its own mail and mailboxes."""
+    import asyncio
+
+    from postoffice.store.sqlite.store import SqliteStore
+
+    address = f"{prefix}{next(_ACCOUNTS)}@example.test"
+
+    async def add() -> None:
+        store = SqliteStore(server.data_dir)
+        try:
+            await store.directory.add_account(address, _credentials(password))
+        finally:
+            await store.aclose()
+
+    asyncio.run(add())
+    return address
+
+
+_ACCOUNTS = itertools.count(1)
+
+
+@functools.cache
+def _credentials(password: str) -> Any:
+    from postoffice.auth.passwords import make_credentials
+
+    return make_credentials(password)
 
 
 def inbox(data_dir: Path, address: str, *, expect: int | None = None, timeout: float = 10) -> list[bytes]:

@@ -6,29 +6,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from postoffice.auth.passwords import make_credentials
 from postoffice.store.sqlite.store import SqliteStore
+from tests.conftest import new_account
 from tests.imap.test_session_flow import Raw
 
 
 PASSWORD = "list-secret"
-_users = itertools.count(1)
 DEFAULTS = ("Archive", "Drafts", "Junk", "Sent", "Trash")
 
 
 def new_user(server) -> str:
     """A new account on the running server, with the default mailboxes."""
-    address = f"lister{next(_users)}@example.test"
-
-    async def add() -> None:
-        store = SqliteStore(server.data_dir)
-        try:
-            await store.directory.add_account(address, make_credentials(PASSWORD))
-        finally:
-            await store.aclose()
-
-    asyncio.run(add())
-    return address
+    return new_account(server, "lister", PASSWORD)
 
 
 def create_without_superiors(server, user: str, name: str) -> None:

@@ -3,41 +3,21 @@ included), an account per test, and readers for the values in responses."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
-import itertools
 import re
 
-from postoffice.auth.passwords import make_credentials
-from postoffice.store.sqlite.store import SqliteStore
 from tests.conftest import client_tls
+from tests.conftest import new_account as add_account
 from tests.imap.test_session_flow import Raw
 
 PASSWORD = "example-secret"
 SYSTEM_FLAGS = {b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Seen", b"\\Draft"}
-_accounts = itertools.count(1)
 _LITERAL_END = re.compile(rb"~?\{(\d+)\}$")
-
-
-@functools.cache
-def _credentials():
-    return make_credentials(PASSWORD)
 
 
 def new_account(server) -> str:
     """A new account on the running server, with the default mailboxes (INBOX, Drafts, Sent, ...)."""
-    address = f"rfc{next(_accounts)}@example.test"
-
-    async def add() -> None:
-        store = SqliteStore(server.data_dir)
-        try:
-            await store.directory.add_account(address, _credentials())
-        finally:
-            await store.aclose()
-
-    asyncio.run(add())
-    return address
+    return add_account(server, "rfc", PASSWORD)
 
 
 class Client(Raw):
