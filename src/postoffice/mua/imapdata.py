@@ -7,8 +7,8 @@ values (RFC 9051 §9 / RFC 3501 §9 syntax: atoms, numbers, quoted strings, lite
 parenthesized lists), so callers read `{"UID": 7, "FLAGS": ["\\Seen"], "BODY[]": b"..."}`.
 
 Mailbox names are modified UTF-7 (RFC 3501 §5.1.3) on the wire unless UTF8=ACCEPT is enabled
-(RFC 6855 §3); `encode_mailbox` and `decode_mailbox` convert. Written here rather than imported
-from our server's imap package: the client depends on no server code.
+(RFC 6855 §3); `encode_mailbox` and `decode_mailbox` convert, with the codec of `imap.wire.mutf7`
+(a pure function of the protocol, shared by both ends).
 
 Left out: anything FETCH or LIST can carry that this client does not ask for is parsed generically
 and ignored.
@@ -16,9 +16,10 @@ and ignored.
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
+
+from postoffice.imap.wire.mutf7 import decode_mutf7, encode_mutf7
 
 _ATOM_END = b' ()"{\r\n'
 # RFC 9051 §7.5.2: in a FETCH response these names are followed by a section in brackets, which may
@@ -35,41 +36,19 @@ class ImapDataError(ValueError):
 
 def encode_mailbox(name: str) -> str:
     """RFC 3501 §5.1.3: printable ASCII as is ("&" as "&-"), other runs as modified BASE64 of UTF-16."""
-    out: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            try:
-                data = "".join(run).encode("utf-16-be")
-            except UnicodeEncodeError:  # a lone surrogate (undecodable bytes in a command-line argument)
-                raise ImapDataError("it is not UTF-8 text") from None
-            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
-            run.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run.append(ch)
-    flush()
-    return "".join(out)
+    try:
+        return encode_mutf7(name)
+    except ValueError:  # a lone surrogate (undecodable bytes in a command-line argument)
+        raise ImapDataError("it is not UTF-8 text") from None
 
 
 def decode_mailbox(name: str) -> str:
-    def shifted(m: re.Match[str]) -> str:
-        body = m.group(1)
-        if not body:
-            return "&"
-        data = body.replace(",", "/")
-        data += "=" * (-len(data) % 4)
-        try:
-            return base64.b64decode(data).decode("utf-16-be")
-        except (ValueError, UnicodeDecodeError):
-            return m.group(0)  # not valid modified UTF-7: show the name as the server sent it
-
-    return re.sub(r"&([A-Za-z0-9+,]*)-", shifted, name)
+    """The name a server sent, decoded; as sent when it is not modified UTF-7 (a server's own
+    spelling, or UTF-8 after UTF8=ACCEPT), so it can still be shown and used."""
+    try:
+        return decode_mutf7(name)
+    except ValueError:
+        return name
 
 
 def quote(value: str | bytes) -> str:
