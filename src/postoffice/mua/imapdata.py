@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from postoffice.imap import responses
 from postoffice.imap.wire.mutf7 import decode_mutf7, encode_mutf7
 
 _ATOM_END = b' ()"{\r\n'
@@ -68,17 +69,8 @@ def quote(value: str | bytes) -> str:
 
 
 def sequence_set(uids: list[int]) -> str:
-    """"1:3,7,9:10" for [1, 2, 3, 7, 9, 10]."""
-    out: list[str] = []
-    numbers = sorted(set(uids))
-    i = 0
-    while i < len(numbers):
-        j = i
-        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
-            j += 1
-        out.append(str(numbers[i]) if i == j else f"{numbers[i]}:{numbers[j]}")
-        i = j + 1
-    return ",".join(out)
+    """"1:3,7,9:10" for [1, 2, 3, 7, 9, 10]; "" for none."""
+    return responses.sequence_set(sorted(set(uids))) if uids else ""
 
 
 # --- values -----------------------------------------------------------------------------------
