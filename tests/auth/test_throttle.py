@@ -150,3 +150,20 @@ def test_delay_stays_between_zero_and_the_cap(operations):
             clock.now += seconds
         assert 0 <= t.delay_for(ip, account) <= 10
         assert len(t) <= 3
+
+
+def test_a_failure_waits_what_was_due_then_counts():
+    import asyncio
+
+    clock = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    throttle = LoginThrottle(clock=lambda: clock[0])
+    for _ in range(5):
+        asyncio.run(throttle.failed("192.0.2.1", "a@example.test", sleep))
+    # The wait before each attempt is what the failures counted so far ask for: none for the first
+    # three (two free failures, the third's delay applies to the next), then 0.5 s and 1 s.
+    assert slept == [0.5, 1.0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 _Key = tuple[str, str]
 
@@ -84,6 +84,13 @@ class LoginThrottle:
                 self._failures.move_to_end(key)
                 self._expire(times, now)
             times.append(now)
+
+    async def failed(self, ip: str, account: str | None, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """A failed attempt: wait what was due before it (with `sleep`), and count it."""
+        delay = self.delay_for(ip, account)
+        self.record_failure(ip, account)
+        if delay:
+            await sleep(delay)
 
     def record_success(self, ip: str, account: str | None) -> None:
         """Forget the failures of this address and this account: the user got it right.

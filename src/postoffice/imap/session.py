@@ -386,10 +386,7 @@ class ImapSession:
 
     async def _failed(self, tag: str, user: str | None) -> Outcome:
         if self.throttle is not None:
-            delay = self.throttle.delay_for(self.client_ip, user)
-            self.throttle.record_failure(self.client_ip, user)
-            if delay:
-                await self.sleep(delay)
+            await self.throttle.failed(self.client_ip, user, self.sleep)
         log.info("imap: failed login from %s", self.client_ip)
         return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
 

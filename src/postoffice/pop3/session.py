@@ -308,10 +308,7 @@ class Pop3Session:
 
     async def _failed(self, user: str | None) -> Outcome:
         if self.throttle is not None:
-            delay = self.throttle.delay_for(self.client_ip, user)
-            self.throttle.record_failure(self.client_ip, user)
-            if delay:
-                await self.sleep(delay)
+            await self.throttle.failed(self.client_ip, user, self.sleep)
         log.info("pop3: failed login from %s", self.client_ip)
         return self.refuse(replies.AUTH_FAILED)
 

@@ -367,10 +367,7 @@ class SmtpSession:
         if step.reason in AUTH_FAILURE_TEXT:
             return self._error(AUTH_FAILURE_TEXT[step.reason])
         if self.throttle is not None:
-            delay = self.throttle.delay_for(self.client.ip, None)
-            self.throttle.record_failure(self.client.ip, None)
-            if delay:
-                await self.sleep(delay)
+            await self.throttle.failed(self.client.ip, None, self.sleep)
         log.info("%s: failed AUTH %s from %s", self.policy.name, exchange.mechanism, self.client.label)
         return self._error(replies.AUTH_FAILED)
 
