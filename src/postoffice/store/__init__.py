@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from postoffice.config import Config
-    from postoffice.store.sqlite.store import SqliteStore
+    from postoffice.store.api import Store
 
 
-def open_store(config: Config) -> SqliteStore:
+def open_store(config: Config) -> Store:
     from postoffice.store.sqlite.store import SqliteStore
 
     s = config.store

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from postoffice.auth.passwords import Credentials
     from postoffice.message.parsed import ParsedMessage
+    from postoffice.store.feed import ChangeFeed
 
 MailboxId = int
 AccountId = int
@@ -347,3 +348,28 @@ class Journey(Protocol):
     async def record(self, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None: ...
     async def record_for(self, messages: list[StoredMessage], stage: str, detail: str) -> None: ...
     async def events(self, key: str) -> list[JourneyEvent]: ...
+
+
+class Store(Protocol):
+    """A whole backend: what every stage of the flow takes, typed. `store.open_store` gives one."""
+
+    @property
+    def directory(self) -> Directory: ...
+    @property
+    def blobs(self) -> Blobs: ...
+    @property
+    def mailboxes(self) -> Mailboxes: ...
+    @property
+    def queue(self) -> Queue: ...
+    @property
+    def journey(self) -> Journey: ...
+    @property
+    def dkim_keys(self) -> DkimKeys: ...
+    @property
+    def feed(self) -> ChangeFeed:
+        """Committed mailbox changes, told to the sessions that listen (IMAP IDLE, selected views)."""
+
+    async def check_integrity(self) -> list[str]:
+        """Problems found, in words; an empty list is a healthy store."""
+
+    async def aclose(self) -> None: ...
