@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -294,7 +295,7 @@ async def queue_show(store: Any, queue_id: str) -> None:
         if r.state.value == "queued" and r.next_attempt:
             click.echo(f"    next attempt {r.next_attempt:%Y-%m-%d %H:%M:%S}Z")
     for ev in await store.journey.events(queue_id):
-        click.echo(f"  {ev.at:%Y-%m-%d %H:%M:%S}Z  {ev.stage:<10} {ev.detail}")
+        click.echo(f"  {ev.at:%Y-%m-%d %H:%M:%S}Z  {ev.stage.value:<10} {ev.detail}")
 
 
 @queue.command("retry")
@@ -363,18 +364,22 @@ async def dkim_list(store: Any) -> None:
 
 @main.command()
 @click.argument("key", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as a JSON array, every field of each.")
 @with_store
-async def trace(store: Any, key: str) -> None:
+async def trace(store: Any, key: str, as_json: bool) -> None:
     """The journey of a message, by queue id or Message-ID: one line per stage."""
     events = await store.journey.events(key)
     if not events:
         raise Failure(f"no message with queue id or Message-ID {key}")
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in events], indent=2, ensure_ascii=False))
+        return
     shown_ids: set[str] = set()
     for e in events:
         if e.queue_id not in shown_ids:
             shown_ids.add(e.queue_id)
             click.echo(f"{e.queue_id}  {e.message_id}")
-        click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"Z  {e.stage:<10} {e.detail}")
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"Z  {e.stage.value:<10} {e.detail}")
 
 
 # --- the store itself ------------------------------------------------------------------------

@@ -36,8 +36,7 @@ from postoffice.mta.routing import Router
 from postoffice.pop3 import listener as pop3_listener
 from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
-from postoffice.store.api import QueuedMessage, RecipientState
-from postoffice.store.sqlite.store import SqliteStore
+from postoffice.store.api import QueuedMessage, RecipientState, Store
 from postoffice.tls import server_context
 from postoffice.web.app import make_app
 
@@ -50,7 +49,7 @@ class Running:
     stop callbacks to `stoppers`."""
 
     config: Config
-    store: SqliteStore
+    store: Store
     tls: ssl.SSLContext
     router: Router
     mda: LocalDelivery
@@ -64,7 +63,7 @@ class Running:
         """A message was just queued: the MDA retries what the commit could not deliver locally,
         and the outbound loop looks at the queue now if anything is for other servers."""
         self.mda.deliver_soon(queued)
-        if any(r.mailbox is None and r.state is RecipientState.QUEUED for r in queued.recipients):
+        if any(not r.is_local and r.state is RecipientState.QUEUED for r in queued.recipients):
             self.outbound.wake()
 
 
@@ -85,7 +84,7 @@ def bound_address(sock: socket.socket) -> str:
 
 
 async def start_http(run: Running, sock: socket.socket) -> None:
-    app = make_app(run.store, run.config.server_name)  # type: ignore[arg-type]
+    app = make_app(run.store, run.config.server_name)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -137,8 +136,9 @@ async def serve(config: Config) -> None:
         await store.aclose()
         raise ConfigError(f"tls: cannot load the certificate or key: {e}") from None
     router = Router(store, delimiter=config.mta.recipient_delimiter, hostname=config.server_name)
-    run = Running(config, store, tls, router, LocalDelivery(store), LoginThrottle(),
-                  Outbound(store=store, config=config, router=router, signer=dkim_signer(store)))
+    mda = LocalDelivery(store)
+    run = Running(config, store, tls, router, mda, LoginThrottle(),
+                  Outbound(store=store, config=config, router=router, mda=mda, signer=dkim_signer(store)))
     try:
         sockets: dict[str, socket.socket] = {}
         for name, address in vars_of(config.listen).items():

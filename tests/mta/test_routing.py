@@ -20,9 +20,9 @@ def routed(tmp_path, setup, address, *, delimiter="+"):
         try:
             await setup(store)
             routes = await Router(store, delimiter=delimiter).route(address)
-            names = {m.id: f"{a.address}/INBOX" for a in await store.directory.list_accounts()
-                     for m in [await store.mailboxes.find(a.id, "INBOX")]}
-            return [(names.get(r.mailbox, r.address), r.how, r.tag) for r in routes]
+            names = {a.id: f"{a.address}/INBOX" for a in await store.directory.list_accounts()}
+            return [(names.get(r.account, r.address) if r.account is not None else r.address, r.how, r.tag)
+                    for r in routes]
         finally:
             await store.aclose()
 

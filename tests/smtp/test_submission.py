@@ -126,9 +126,9 @@ def test_queue_id_is_in_the_250_and_trace_tells_the_journey(mail_server, cli):
         time.sleep(0.1)
     lines = r.out.splitlines()
     stages = [line.split()[2] for line in lines[1:]]
-    assert stages[:1] == ["received"] and "queued" in stages and stages.count("delivered") == 2, r.out
+    assert stages[:2] == ["submitted", "authenticated"] and "queued" in stages and stages.count("delivered") == 2, r.out
     assert "authenticated as alice@example.test" in r.out
-    assert "team@example.test as alice@example.test: local mailbox INBOX (alias team@example.test)" in r.out
+    assert "team@example.test as alice@example.test: local delivery (alias team@example.test)" in r.out
     assert "delivered to INBOX UID" in r.out
     by_message_id = cli("trace", "<traced-1@example.test>", "--data-dir", str(mail_server.data_dir))
     assert by_message_id.out == r.out

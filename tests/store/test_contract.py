@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from postoffice.store.api import BlobRef, ChangeKind, Conflict, Envelope, FlagMode, NewCopy, NotFound, QueuedRecipient
+from postoffice.store.api import (
+    BlobRef, ChangeKind, Conflict, CopyPlan, Envelope, FlagMode, NewCopy, NotFound, QueuedRecipient,
+)
+from postoffice.trace.events import Event, Routing, Stage
 from tests.store.conftest import make_account
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -203,16 +206,19 @@ def test_queue_and_journey_find_a_message_by_queue_id_and_message_id(with_store)
         queued = await store.queue.enqueue(
             MESSAGE, Envelope(sender="carol@remote.test", client="[127.0.0.1]:5555", envid="E1", ret="HDRS"),
             "<lunch-1@example.test>",
-            [QueuedRecipient("alice@example.test", route="local", mailbox=inbox.id, notify="FAILURE"),
-             QueuedRecipient("dave@remote.test", route="remote", orcpt="rfc822;dave@remote.test")])
-        assert len(queued.queue_id) == 12 and [r.id > 0 for r in queued.recipients] == [True, True]
+            [QueuedRecipient("alice@example.test", route="local", account=account.id, notify="FAILURE"),
+             QueuedRecipient("dave@remote.test", route="remote", orcpt="rfc822;dave@remote.test")],
+            queue_id="LUNCH0000001")
+        assert queued.queue_id == "LUNCH0000001" and [r.id > 0 for r in queued.recipients] == [True, True]
         again = await store.queue.get(queued.queue_id)
         assert again.envelope.envid == "E1" and again.recipients[1].orcpt == "rfc822;dave@remote.test"
         assert [m.queue_id for m in await store.queue.list()] == [queued.queue_id]
-        await store.journey.record(queued.queue_id, "routed", "alice@example.test: local mailbox")
+        routing = Routing(address="alice@example.test", final="alice@example.test", local=True, how="account")
+        await store.journey.record(queued.queue_id, [Event(Stage.ROUTED, routing)])
         by_id = await store.journey.events(queued.queue_id)
         by_message_id = await store.journey.events("lunch-1@example.test")
-        assert [e.stage for e in by_id] == ["queued", "routed"] == [e.stage for e in by_message_id]
+        assert [e.stage for e in by_id] == [Stage.QUEUED, Stage.ROUTED] == [e.stage for e in by_message_id]
+        assert by_id[1].data == routing and by_id[1].message_id == "<lunch-1@example.test>"
         assert await store.journey.events("<nothing@example.test>") == []
 
     with_store(body)
@@ -249,19 +255,20 @@ def test_local_delivery_is_exactly_once_and_settles_the_queue(with_store):
     from postoffice.store.api import LocalCopy, RecipientState
 
     async def body(store):
-        alice = await inbox_of(store, await make_account(store))
-        bob = await inbox_of(store, await make_account(store, "bob@example.test"))
+        alice_account = await make_account(store)
+        bob_account = await make_account(store, "bob@example.test")
+        bob = await inbox_of(store, bob_account)
         queued = await store.queue.enqueue(
             MESSAGE, Envelope(sender="carol@remote.test"), "<lunch-1@example.test>",
-            [QueuedRecipient("alice@example.test", route="local", mailbox=alice.id),
-             QueuedRecipient("bob@example.test", route="local", mailbox=bob.id),
-             QueuedRecipient("dave@remote.test", route="remote")])
-        copies = [LocalCopy(r.id, r.mailbox, b"Delivered-To: " + r.address.encode() + b"\r\n")
-                  for r in queued.recipients if r.mailbox]
+            [QueuedRecipient("alice@example.test", route="local", account=alice_account.id),
+             QueuedRecipient("bob@example.test", route="local", account=bob_account.id),
+             QueuedRecipient("dave@remote.test", route="remote")], queue_id="LUNCH0000002")
+        copies = [LocalCopy(r.id, CopyPlan("INBOX", b"Delivered-To: " + r.address.encode() + b"\r\n"))
+                  for r in queued.recipients if r.is_local]
         assert [q.queue_id for q in await store.queue.pending_local()] == [queued.queue_id]
         first = await store.queue.deliver_local(queued.queue_id, copies, NOW)
         again = await store.queue.deliver_local(queued.queue_id, copies, NOW)  # as after a crash
-        assert [a.uid for _, a in first] == [1, 1] and again == []
+        assert [a.uid for _, a in first if a] == [1, 1] and again == []
         [stored] = await store.mailboxes.messages(bob.id)
         assert await store.blobs.read_message(stored) == b"Delivered-To: bob@example.test\r\n" + MESSAGE
         assert stored.size == len(b"Delivered-To: bob@example.test\r\n" + MESSAGE)
@@ -271,7 +278,7 @@ def test_local_delivery_is_exactly_once_and_settles_the_queue(with_store):
                                                       RecipientState.QUEUED]
         assert await store.queue.pending_local() == []
         stages = [e.stage for e in await store.journey.events(queued.queue_id)]
-        assert stages == ["queued", "delivered", "delivered"]
+        assert stages == [Stage.QUEUED, Stage.DELIVERED, Stage.DELIVERED]
 
     with_store(body)
 

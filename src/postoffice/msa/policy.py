@@ -10,31 +10,68 @@ message is then fixed up as RFC 6409 §8 asks (msa.fixup) before it is queued.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.accounts import credentials_of
 from postoffice.auth.sasl import MECHANISMS
+from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.fixup import SenderRefused, fix_up
-from postoffice.mta.queue import Accepted, QueueDelivery, envelope_of
+from postoffice.mta.delivery import Accepted, Draft, QueueDelivery, envelope_of
 from postoffice.mta.routing import Router
 from postoffice.smtp import replies
 from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Refused, Reply
-from postoffice.smtp.session import SmtpSession
+from postoffice.smtp.session import Peer, SmtpSession
 from postoffice.smtp.wire import MailFrom, RcptTo
-from postoffice.store.api import QueuedMessage
+from postoffice.store.api import QueuedMessage, Store
+from postoffice.trace.events import Arrival, Event, FixUp, Login, Stage
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionFinisher:
+    """RFC 6409 §8 fix-ups for an authenticated client's message, and the checks on its From."""
+
+    store: Store
+    hostname: str
+    peer: Peer
+    login: str
+    hide_client_ip: bool
+
+    async def finish(self, draft: Draft, content: bytes) -> Accepted:
+        peer = self.peer
+        only = draft.recipients[0].address if len(draft.recipients) == 1 else None
+        now = datetime.now(UTC)
+        received = received_header(
+            helo=peer.helo, client_ip=None if self.hide_client_ip else peer.client.ip,
+            hostname=self.hostname, tls=peer.tls is not None, authenticated=True,
+            smtputf8=draft.envelope.smtputf8, queue_id=draft.queue_id, recipient=only, now=now,
+            authenticated_as=self.login)
+        sendable = await self.store.directory.sendable_addresses(self.login)
+        try:
+            fixed = fix_up(content, login=self.login, sendable=sendable, envelope_sender=draft.envelope.sender,
+                           hostname=self.hostname, received=received, now=now)
+        except SenderRefused:
+            raise Refused(replies.SENDER_NOT_ALLOWED) from None
+        hidden = self.hide_client_ip
+        arrival = Arrival(protocol="submission", helo=peer.helo, client_ip=None if hidden else peer.client.ip,
+                          client_port=None if hidden else peer.client.port, tls=peer.tls)
+        events = [Event(Stage.SUBMITTED, arrival), Event(Stage.AUTHENTICATED, Login(login=self.login))]
+        if fixed.changes:
+            events.append(Event(Stage.FIXED_UP, FixUp(changes=tuple(fixed.changes))))
+        return Accepted(fixed.content, fixed.message_id, tuple(events))
 
 
 class SubmissionPolicy:
     name = "submission"
     requires_auth = True
 
-    def __init__(self, *, store: Any, router: Router, handoff: Callable[[QueuedMessage], None], hostname: str,
-                 plaintext_auth: str = "loopback", hide_client_ip: bool = False) -> None:
-        self.store, self.router, self.handoff, self.hostname = store, router, handoff, hostname
+    def __init__(self, *, store: Store, router: Router, mda: LocalDelivery, handoff: Callable[[QueuedMessage], None],
+                 hostname: str, plaintext_auth: str = "loopback", hide_client_ip: bool = False) -> None:
+        self.store, self.router, self.mda, self.handoff, self.hostname = store, router, mda, handoff, hostname
         self.plaintext_auth, self.hide_client_ip = plaintext_auth, hide_client_ip
 
     def _plaintext_allowed(self, session: SmtpSession) -> bool:
@@ -51,43 +88,20 @@ class SubmissionPolicy:
     async def lookup(self, identity: str) -> Any:
         return await credentials_of(self.store, identity)
 
-    async def check_mail(self, session: SmtpSession, cmd: MailFrom) -> Reply | None:
-        sendable = await self.store.directory.sendable_addresses(session.authenticated_as)
+    async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None:
+        sendable = await self.store.directory.sendable_addresses(peer.authenticated_as or "")
         try:
             sender = normalize_address(cmd.address) if cmd.address else ""
         except BadAddress:
             return replies.SENDER_NOT_ALLOWED
         return None if sender in sendable else replies.SENDER_NOT_ALLOWED
 
-    def check_rcpt(self, session: SmtpSession, cmd: RcptTo) -> Reply | None:
+    def check_rcpt(self, peer: Peer, cmd: RcptTo) -> Reply | None:
         if cmd.source_route:
             return replies.BAD_RECIPIENT_ADDRESS  # a submitting client has no business routing
         return None
 
-    def open_delivery(self, session: SmtpSession, cmd: MailFrom) -> QueueDelivery:
-        login = session.authenticated_as or ""
-
-        async def finish(delivery: QueueDelivery, content: bytes) -> Accepted:
-            only = delivery.recipients[0].address if len(delivery.recipients) == 1 else None
-            now = datetime.now(UTC)
-            received = received_header(
-                helo=session.helo, client_ip=None if self.hide_client_ip else session.client.ip,
-                hostname=self.hostname, tls=session.tls_active, authenticated=True,
-                smtputf8=delivery.envelope.smtputf8, queue_id=delivery.queue_id, recipient=only, now=now,
-                authenticated_as=login)
-            sendable = await self.store.directory.sendable_addresses(login)
-            try:
-                fixed = fix_up(content, login=login, sendable=sendable, envelope_sender=delivery.envelope.sender,
-                               hostname=self.hostname, received=received, now=now)
-            except SenderRefused:
-                raise Refused(replies.SENDER_NOT_ALLOWED) from None
-            client = "a hidden address" if self.hide_client_ip else session.client.label
-            detail = (f"from {session.helo} {client} over submission"
-                      + (" with TLS" if session.tls_active else "") + f", authenticated as {login}")
-            events = [("received", detail)]
-            if fixed.changes:
-                events.append(("fixed up", "; ".join(fixed.changes)))
-            return Accepted(fixed.content, fixed.message_id, tuple(events))
-
-        return QueueDelivery(self.store, self.router, self.handoff, envelope_of(session, cmd), may_relay=True,
-                             finish=finish)
+    def open_delivery(self, peer: Peer, cmd: MailFrom) -> QueueDelivery:
+        finisher = SubmissionFinisher(self.store, self.hostname, peer, peer.authenticated_as or "", self.hide_client_ip)
+        return QueueDelivery(store=self.store, router=self.router, mda=self.mda, handoff=self.handoff,
+                             envelope=envelope_of(peer, cmd), may_relay=True, finisher=finisher)

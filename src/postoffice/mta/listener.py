@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 from postoffice.mta.policy import InboundPolicy
 from postoffice.smtp.listener import SmtpListener
 
+if TYPE_CHECKING:
+    from postoffice.server import Running
 
-async def start_smtp(run: object, sock: socket.socket) -> None:
-    config = run.config  # type: ignore[attr-defined]
-    policy = InboundPolicy(store=run.store, router=run.router, handoff=run.handoff, hostname=config.server_name)  # type: ignore[attr-defined]
+
+async def start_smtp(run: Running, sock: socket.socket) -> None:
+    config = run.config
+    policy = InboundPolicy(store=run.store, router=run.router, mda=run.mda, handoff=run.handoff,
+                           hostname=config.server_name)
     listener = SmtpListener(policy_for=lambda: policy, hostname=config.server_name, limits=config.smtp,
-                            tls_context=run.tls, implicit_tls=False, throttle=None,  # type: ignore[attr-defined]
+                            tls_context=run.tls, implicit_tls=False, throttle=None,
                             spool_dir=config.data_path / "spool")
     await listener.start(sock)
-    run.stoppers.append(listener.stop)  # type: ignore[attr-defined]
+    run.stoppers.append(listener.stop)

@@ -31,27 +31,17 @@ from typing import Any
 import aiosmtplib
 
 from postoffice.config import Config
-from postoffice.mda.deliver import copy_prefix
+from postoffice.mda.deliver import LocalDelivery
 from postoffice.message.headers import get_header
-from postoffice.mta.dsn import RecipientReport, build_dsn, wants_report
+from postoffice.mta import schedule
+from postoffice.mta.dsn import RecipientReport, build_dsn
 from postoffice.mta.nexthop import Hop, NoRoute, next_hops
 from postoffice.mta.routing import Router, Unroutable
-from postoffice.store.api import (
-    AttemptResult, Envelope, NewMessage, QueuedMessage, QueuedRecipient, RecipientState,
-)
+from postoffice.mta.schedule import HopInfo, Outcome
+from postoffice.store.api import Envelope, NewMessage, QueuedMessage, QueuedRecipient, RecipientState, Store
+from postoffice.trace.events import Event, Notice, Stage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One recipient's result of one attempt, before it is written."""
-
-    recipient: QueuedRecipient
-    permanent: bool | None  # None: delivered; True: failed for good; False: try again
-    reply: str
-    status: str  # RFC 3463 code, for the DSN
-    host: str = ""
 
 
 def status_of(code: int, text: str) -> str:
@@ -69,9 +59,9 @@ def needs_smtputf8(message: QueuedMessage, recipients: list[QueuedRecipient]) ->
 
 
 class Outbound:
-    def __init__(self, *, store: Any, config: Config, router: Router, resolver: Any = None,
+    def __init__(self, *, store: Store, config: Config, router: Router, mda: LocalDelivery, resolver: Any = None,
                  signer: Callable[[bytes], Awaitable[bytes]] | None = None) -> None:
-        self.store, self.config, self.router, self.resolver = store, config, router, resolver
+        self.store, self.config, self.router, self.mda, self.resolver = store, config, router, mda, resolver
         self.signer = signer  # message -> the message as sent (DKIM-signed when its domain has a key)
         self.hostname = config.server_name
         self.total = asyncio.Semaphore(config.queue.concurrency)
@@ -110,14 +100,12 @@ class Outbound:
                 pass
             self._wake.clear()
 
-    def retry_after(self, attempts: int) -> float:
-        schedule = self.config.queue.retry_schedule_s
-        return schedule[min(attempts, len(schedule) - 1)]
-
     async def run_once(self) -> int:
         """Claims what is due and starts delivering it; how many recipients were claimed."""
         free = self.config.queue.concurrency * 10
-        messages = await self.store.queue.claim_due(datetime.now(UTC), free, self.retry_after)
+        now = datetime.now(UTC)
+        rules = self.config.queue
+        messages = await self.store.queue.claim_due(now, free, lambda r: schedule.claim(r, now, rules))
         by_domain: dict[str, list[tuple[QueuedMessage, list[QueuedRecipient]]]] = defaultdict(list)
         for message in messages:
             groups: dict[str, list[QueuedRecipient]] = defaultdict(list)
@@ -148,7 +136,8 @@ class Outbound:
                 log.exception("outbound: delivery to %s failed", domain)
                 for m, rs in work:
                     if m.queue_id not in settled:
-                        await settle(m, [Outcome(r, False, f"local error: {type(e).__name__}", "4.3.0") for r in rs])
+                        await settle(m, [Outcome(r, False, f"local error: {type(e).__name__}", "4.3.0")
+                                         for r in rs])
 
     # --- one destination -----------------------------------------------------------------------
 
@@ -192,11 +181,9 @@ class Outbound:
                                  timeout=self.config.queue.command_timeout_s, start_tls=False, tls_context=context)
         await client.connect(timeout=self.config.queue.connect_timeout_s)
         await client.ehlo()
-        client.used_tls = False  # type: ignore[attr-defined]
         if client.supports_extension("starttls"):
             await client.starttls(tls_context=context)
             await client.ehlo()
-            client.used_tls = True  # type: ignore[attr-defined]
         elif relay.require_tls and hop.via in ("route", "smarthost"):
             client.close()
             raise aiosmtplib.SMTPException("STARTTLS required by configuration but not offered")
@@ -206,9 +193,7 @@ class Outbound:
 
     async def _send(self, client: aiosmtplib.SMTP, hop: Hop, message: QueuedMessage,
                     recipients: list[QueuedRecipient]) -> list[Outcome]:
-        peer = client.transport.get_extra_info("peername") if client.transport else None
-        address = f" [{peer[0]}]" if peer and peer[0] != hop.host else ""
-        host = f"{hop.host}{address}:{hop.port} ({hop.via}" + (", TLS)" if getattr(client, "used_tls", False) else ", no TLS)")
+        host = hop_info(client, hop)
         envelope = message.envelope
         content = await self.store.blobs.read(message.blob)
         if self.signer is not None:
@@ -234,8 +219,7 @@ class Outbound:
             await client.mail(envelope.sender, options=options)
         except aiosmtplib.SMTPResponseException as e:
             await _rset(client)
-            return [Outcome(r, e.code >= 500, f"{e.code} {e.message}", status_of(e.code, e.message), host)
-                    for r in recipients]
+            return [replied(r, e.code, e.message, host) for r in recipients]
         accepted: list[QueuedRecipient] = []
         outcomes: list[Outcome] = []
         for r in recipients:
@@ -249,76 +233,32 @@ class Outbound:
                 await client.rcpt(r.address, options=rcpt_options)
                 accepted.append(r)
             except aiosmtplib.SMTPResponseException as e:
-                outcomes.append(Outcome(r, e.code >= 500, f"{e.code} {e.message}", status_of(e.code, e.message), host))
+                outcomes.append(replied(r, e.code, e.message, host))
         if not accepted:
             await _rset(client)
             return outcomes
         try:
             code, text = await client.data(content)
-            outcomes += [Outcome(r, None, f"{code} {text}", status_of(code, text), host) for r in accepted]
+            outcomes += [replied(r, code, text, host) for r in accepted]
         except aiosmtplib.SMTPResponseException as e:
-            outcomes += [Outcome(r, e.code >= 500, f"{e.code} {e.message}", status_of(e.code, e.message), host)
-                         for r in accepted]
+            outcomes += [replied(r, e.code, e.message, host) for r in accepted]
             await _rset(client)
         return outcomes
 
     # --- results ----------------------------------------------------------------------------------
 
     async def _settle(self, message: QueuedMessage, outcomes: list[Outcome]) -> None:
-        now = datetime.now(UTC)
-        lifetime = timedelta(seconds=self.config.queue.lifetime_s)
-        results: list[AttemptResult] = []
-        events: list[tuple[str, str]] = []
-        failed: list[RecipientReport] = []
-        delayed: list[RecipientReport] = []
-        relayed: list[RecipientReport] = []
-        bounce_allowed = bool(message.envelope.sender)  # never a DSN to the null sender
-        for o in outcomes:
-            r = o.recipient
-            report = RecipientReport(final_recipient=r.address, original_recipient=r.orcpt, action="failed",
-                                     status=o.status, remote_mta=o.host.split(" ")[0].split(":")[0] or None,
-                                     diagnostic=o.reply if o.reply[:3].isdigit() else None, last_attempt=now)
-            if o.permanent is None:
-                results.append(AttemptResult(r.id, RecipientState.DELIVERED, o.reply, o.host))
-                events.append(("relayed", f"{r.address} to {o.host}: {o.reply}"))
-                if bounce_allowed and r.notify and "SUCCESS" in r.notify.upper() and wants_report(r.notify, "relayed"):
-                    relayed.append(_with(report, action="relayed", status="2.0.0"))
-                continue
-            expired = message.received is not None and now - message.received >= lifetime
-            if o.permanent or expired:
-                state = RecipientState.BOUNCED if bounce_allowed else RecipientState.HELD
-                why = o.reply if o.permanent else f"gave up after {self.config.queue.lifetime_s / 86400:g} days: {o.reply}"
-                status = o.status if o.permanent else "4.4.7"
-                results.append(AttemptResult(r.id, state, why, o.host))
-                if bounce_allowed:
-                    events.append(("bounced", f"{r.address}: {why}"))
-                    if wants_report(r.notify, "failed"):
-                        failed.append(_with(report, status=status if status[0] in "45" else "5.0.0"))
-                else:
-                    events.append(("held", f"{r.address}: a bounce that cannot be delivered ({why}); kept for the administrator"))
-                continue
-            next_attempt = r.next_attempt
-            notify_delay = (bounce_allowed and not r.delay_notified and message.received is not None
-                            and now - message.received >= timedelta(seconds=self.config.queue.delay_notice_s)
-                            and wants_report(r.notify, "delayed"))
-            results.append(AttemptResult(r.id, RecipientState.QUEUED, o.reply, o.host, next_attempt, notify_delay))
-            events.append(("deferred", f"{r.address}: {o.reply}; next attempt "
-                                       f"{next_attempt:%Y-%m-%d %H:%M:%S}Z" if next_attempt else f"{r.address}: {o.reply}"))
-            if notify_delay:
-                until = message.received + lifetime if message.received else None
-                delayed.append(_with(report, action="delayed", status=o.status if o.status[0] == "4" else "4.0.0",
-                                     will_retry_until=until))
-        notices = [await self._notice(message, reports) for reports in (failed, delayed, relayed) if reports]
+        settled = schedule.settle(message, outcomes, datetime.now(UTC), self.config.queue)
+        notices = [await self._notice(message, reports) for reports in settled.reports()]
         for notice in notices:
-            events.append(("notified", f"{notice.envelope.sender or '<>'} -> {message.envelope.sender}: "
-                                       f"{notice.events[0][1]}"))
-        await self.store.queue.settle(message.queue_id, results, events, notices,
-                                      deliver=lambda r: copy_prefix("", r.address))
-        if any(r.mailbox is None for n in notices for r in n.recipients):
+            settled.events.append(Event(Stage.NOTIFIED, notice.events[0].data))
+        await self.store.queue.settle(message.queue_id, settled.results, settled.events, notices)
+        if any(not r.is_local for n in notices for r in n.recipients):
             self.wake()
 
     async def _notice(self, message: QueuedMessage, reports: list[RecipientReport]) -> NewMessage:
-        """A DSN to the sender about `reports`, routed like any message; held if it has nowhere to go."""
+        """A DSN to the sender about `reports`, routed like any message (its local copies planned
+        by the MDA); held if it has nowhere to go."""
         original = await self.store.blobs.read(message.blob)
         message_id = f"<{uuid.uuid4().hex}@{self.hostname}>"
         content = build_dsn(reporting_mta=self.hostname, sender=message.envelope.sender, original=original,
@@ -327,19 +267,30 @@ class Outbound:
                             message_id=message_id)
         try:
             routes = await self.router.route(message.envelope.sender)
-            recipients = tuple(QueuedRecipient(r.address, route=r.how, mailbox=r.mailbox) for r in routes)
+            recipients = tuple(QueuedRecipient(r.address, route=r.how, account=r.account) for r in routes)
         except Unroutable:
             recipients = (QueuedRecipient(message.envelope.sender, route="unroutable", state=RecipientState.HELD),)
-        kind = reports[0].action
-        return NewMessage(content, Envelope(sender="", client="local", helo=self.hostname), message_id, recipients,
-                          (("created", f"DSN ({kind}) for {message.queue_id}: "
-                                       + ", ".join(r.final_recipient for r in reports)),))
+        queue_id = schedule.new_queue_id()
+        envelope = Envelope(sender="", client="local", helo=self.hostname)
+        plans = await self.mda.plan(queue_id, envelope, content, recipients)
+        notice = Notice(kind=reports[0].action, about=message.queue_id, recipients=tuple(r.final_recipient for r in reports),
+                        sender=message.envelope.sender, dsn=queue_id)
+        return NewMessage(queue_id, content, envelope, message_id, recipients, (Event(Stage.CREATED, notice),),
+                          tuple(plans))
 
 
-def _with(report: RecipientReport, **changes: Any) -> RecipientReport:
-    from dataclasses import replace
+def hop_info(client: aiosmtplib.SMTP, hop: Hop) -> HopInfo:
+    """Who an open connection talks to: the hop, its address, and the TLS version if any."""
+    transport = client.transport
+    peer = transport.get_extra_info("peername") if transport else None
+    tls = transport.get_extra_info("ssl_object") if transport else None
+    return HopInfo(hop.host, hop.port, hop.via, ip=peer[0] if peer else None, tls=tls.version() if tls else None)
 
-    return replace(report, **changes)
+
+def replied(recipient: QueuedRecipient, code: int, text: str, hop: HopInfo) -> Outcome:
+    """The outcome of a reply: 2xx delivered, 5xx failed for good, anything else temporary."""
+    permanent = None if 200 <= code < 300 else code >= 500
+    return Outcome(recipient, permanent, f"{code} {text}", status_of(code, text), hop, code)
 
 
 async def _rset(client: aiosmtplib.SMTP) -> None:

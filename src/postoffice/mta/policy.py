@@ -10,19 +10,22 @@ paths (`remote!user@local`), quoted local parts hiding an `@`, `%` or `!`, and a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from postoffice.mda.deliver import LocalDelivery
 from postoffice.message.headers import get_header, prepend_headers
-from postoffice.mta.queue import Accepted, QueueDelivery, envelope_of
+from postoffice.mta.delivery import Accepted, Draft, QueueDelivery, envelope_of
 from postoffice.mta.routing import Router
 from postoffice.smtp import replies
 from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Reply
-from postoffice.smtp.session import SmtpSession
+from postoffice.smtp.session import Peer, SmtpSession
 from postoffice.smtp.wire import MailFrom, RcptTo
-from postoffice.store.api import QueuedMessage
+from postoffice.store.api import QueuedMessage, Store
+from postoffice.trace.events import Arrival, Event, Stage
 
 _RELAY_MARKS = ("%", "!", "@")
 
@@ -36,12 +39,32 @@ def relay_form(cmd: RcptTo) -> bool:
     return any(mark in local for mark in _RELAY_MARKS) or path.domain.startswith("[")
 
 
+@dataclass(frozen=True, slots=True)
+class InboundFinisher:
+    """Mail from another server: a Received field on top, nothing else touched."""
+
+    hostname: str
+    peer: Peer
+
+    async def finish(self, draft: Draft, content: bytes) -> Accepted:
+        peer = self.peer
+        only = draft.recipients[0].address if len(draft.recipients) == 1 else None
+        received = received_header(
+            helo=peer.helo, client_ip=peer.client.ip, hostname=self.hostname, tls=peer.tls is not None,
+            authenticated=False, smtputf8=draft.envelope.smtputf8, queue_id=draft.queue_id, recipient=only,
+            now=datetime.now(UTC))
+        arrival = Arrival(protocol="SMTP", helo=peer.helo, client_ip=peer.client.ip, client_port=peer.client.port,
+                          tls=peer.tls)
+        return Accepted(prepend_headers(content, [received]), message_id_of(content), (Event(Stage.RECEIVED, arrival),))
+
+
 class InboundPolicy:
     name = "smtp"
     requires_auth = False
 
-    def __init__(self, *, store: Any, router: Router, handoff: Callable[[QueuedMessage], None], hostname: str) -> None:
-        self.store, self.router, self.handoff, self.hostname = store, router, handoff, hostname
+    def __init__(self, *, store: Store, router: Router, mda: LocalDelivery, handoff: Callable[[QueuedMessage], None],
+                 hostname: str) -> None:
+        self.store, self.router, self.mda, self.handoff, self.hostname = store, router, mda, handoff, hostname
 
     def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]:
         return ()
@@ -52,29 +75,20 @@ class InboundPolicy:
     async def lookup(self, identity: str) -> Any:
         return None
 
-    async def check_mail(self, session: SmtpSession, cmd: MailFrom) -> Reply | None:
+    async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None:
         return None
 
-    def check_rcpt(self, session: SmtpSession, cmd: RcptTo) -> Reply | None:
+    def check_rcpt(self, peer: Peer, cmd: RcptTo) -> Reply | None:
         if cmd.address.lower() == "postmaster":
             return None  # RFC 5321 §4.5.1: <Postmaster> is always accepted; routed to our postmaster
         if relay_form(cmd):
             return replies.RELAY_DENIED
         return None
 
-    def open_delivery(self, session: SmtpSession, cmd: MailFrom) -> QueueDelivery:
-        async def finish(delivery: QueueDelivery, content: bytes) -> Accepted:
-            only = delivery.recipients[0].address if len(delivery.recipients) == 1 else None
-            received = received_header(
-                helo=session.helo, client_ip=session.client.ip, hostname=self.hostname, tls=session.tls_active,
-                authenticated=False, smtputf8=delivery.envelope.smtputf8, queue_id=delivery.queue_id,
-                recipient=only, now=datetime.now(UTC))
-            parsed_id = message_id_of(content)
-            detail = f"from {session.helo} {session.client.label} over SMTP" + (" with TLS" if session.tls_active else "")
-            return Accepted(prepend_headers(content, [received]), parsed_id, (("received", detail),))
-
-        return QueueDelivery(self.store, self.router, self.handoff, envelope_of(session, cmd), may_relay=False,
-                             finish=finish)
+    def open_delivery(self, peer: Peer, cmd: MailFrom) -> QueueDelivery:
+        return QueueDelivery(store=self.store, router=self.router, mda=self.mda, handoff=self.handoff,
+                             envelope=envelope_of(peer, cmd), may_relay=False,
+                             finisher=InboundFinisher(self.hostname, peer))
 
 
 def message_id_of(content: bytes) -> str:

@@ -1,7 +1,7 @@
 """Routing: where each recipient of a message goes.
 
 A recipient at a local domain resolves, in this order (the first that matches wins):
-1. an account's address: delivered to that account's INBOX;
+1. an account's address: delivered to that account (the MDA picks the mailbox);
 2. an alias: each target routed in turn (targets may be local or remote, and aliases of aliases);
 3. plus-addressing: `user+tag@domain` is routed as `user@domain`, the tag kept for filters;
 4. the domain's catch-all alias `@domain`;
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postoffice.store.api import MailboxId
+from postoffice.store.api import AccountId, Store
 
 MAX_ALIAS_DEPTH = 10
 LOOPED = "<looped>"  # marks, among the visited addresses, that a walk came back on itself
@@ -35,22 +35,22 @@ class Unroutable(Exception):
 @dataclass(frozen=True, slots=True)
 class Route:
     address: str  # the final address: an account's own address, or a remote one
-    mailbox: MailboxId | None  # the INBOX for a local recipient; None for a remote one
+    account: AccountId | None  # the account of a local recipient; None for a remote one
     how: str  # for the journey: "account", "alias team@example.test", "catch-all @example.test", ...
     tag: str | None = None  # the plus-address tag, kept for filters
 
     @property
     def is_local(self) -> bool:
-        return self.mailbox is not None
+        return self.account is not None
 
     @property
     def key(self) -> str:
-        """Two routes with one key are one delivery (one copy per mailbox, one per remote address)."""
-        return f"mailbox:{self.mailbox}" if self.mailbox is not None else f"remote:{self.address}"
+        """Two routes with one key are one delivery (one copy per account, one per remote address)."""
+        return f"account:{self.account}" if self.account is not None else f"remote:{self.address}"
 
 
 class Router:
-    def __init__(self, store: object, *, delimiter: str = "+", hostname: str = "") -> None:
+    def __init__(self, store: Store, *, delimiter: str = "+", hostname: str = "") -> None:
         self._store = store
         self._delimiter = delimiter
         self._hostname = hostname
@@ -66,7 +66,7 @@ class Router:
         return None
 
     async def is_local_domain(self, domain: str) -> bool:
-        return await self._store.directory.is_local_domain(domain)  # type: ignore[attr-defined]
+        return await self._store.directory.is_local_domain(domain)
 
     async def route(self, address: str) -> list[Route]:
         """The deliveries `address` stands for; Unroutable when there are none."""
@@ -86,7 +86,7 @@ class Router:
             visited.add(LOOPED)
             return []  # a loop: this branch adds nothing
         visited.add(address)
-        directory = self._store.directory  # type: ignore[attr-defined]
+        directory = self._store.directory
         local, _, domain = address.rpartition("@")
         if not await directory.is_local_domain(domain):
             return [Route(address, None, how or "remote", tag)]
@@ -116,5 +116,5 @@ class Router:
         return out
 
     async def _account_route(self, address: str, how: str, tag: str | None) -> Route | None:
-        target = await self._store.directory.delivery_target(address)  # type: ignore[attr-defined]
+        target = await self._store.directory.delivery_target(address)
         return Route(target[0], target[1], how, tag) if target else None

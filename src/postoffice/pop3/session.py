@@ -34,6 +34,7 @@ from postoffice.pop3.wire import (
     Uidl, User, multiline, parse_auth_response, stuffed, top_of,
 )
 from postoffice.store.api import FlagMode, StoredMessage
+from postoffice.trace.events import Access, Event, Stage
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,14 @@ class Pop3Session:
         if drop is not None and drop.retrieved:
             retrieved = [drop.messages[n - 1] for n in sorted(drop.retrieved)]
             try:
-                await self.store.journey.record_for(retrieved, "retrieved", f"by POP3 as {self.address}")
+                await self.store.journey.record_for(retrieved, self._event(Stage.RETRIEVED))
             except Exception:
                 log.exception("pop3: journey of %d retrievals for %s not written", len(retrieved), self.address)
+
+    def _event(self, stage: Stage) -> Callable[[StoredMessage], Event]:
+        """The journey event of one message read or deleted in this session."""
+        address = self.address or ""
+        return lambda m: Event(stage, Access(protocol="POP3", account=address, mailbox="INBOX", uid=m.uid))
 
     # --- authorization ---------------------------------------------------------------------------
 
@@ -348,5 +354,5 @@ class Pop3Session:
             return Outcome(replies.DELETE_FAILED, Then.CLOSE)
         await self.close()
         if gone:
-            await self.store.journey.record_for(gone, "deleted", f"by POP3 as {self.address}")
+            await self.store.journey.record_for(gone, self._event(Stage.DELETED))
         return Outcome(replies.signing_off(len(drop.messages) - len(drop.deleted)), Then.CLOSE)

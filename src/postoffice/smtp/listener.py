@@ -89,7 +89,7 @@ class Connection(LineConnection):
                 await self.read_auth_line()
             case Then.START_TLS:
                 await self.start_tls(self.listener.tls_context)
-                self.session.tls_started()
+                self.session.tls_started(tls_version(self.writer))
 
     async def read_data(self) -> None:
         spool = Spool(self.listener.spool_dir)
@@ -161,6 +161,16 @@ class SmtpListener(Listener):
             limits=Limits(max_message_bytes=self.limits.max_message_bytes, max_line_bytes=self.limits.max_line_bytes,
                           max_recipients=self.limits.max_recipients, max_errors=self.limits.max_errors),
             throttle=self.throttle, tls_available=not self.implicit_tls, tls_active=self.implicit_tls)
+        if self.implicit_tls:
+            session.tls_version = tls_version(writer)
         conn = Connection(self, reader, writer, session)
         self.track(conn)
-        await conn.run()
+        try:
+            await conn.run()
+        finally:
+            session.connection_lost()
+
+
+def tls_version(writer: asyncio.StreamWriter) -> str | None:
+    ssl_object = writer.get_extra_info("ssl_object")
+    return ssl_object.version() if ssl_object is not None else None

@@ -101,11 +101,26 @@ class Limits:
     max_errors: int = 10
 
 
-class Delivery(Protocol):
-    """One transaction's way into the queue (mta.queue.QueueDelivery)."""
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """What a policy learns of the session: the client, its greeting, TLS and login. The session
+    object itself never leaves smtp/."""
 
-    async def add_recipient(self, address: str, *, notify: str | None, orcpt: str | None) -> None: ...
-    async def commit(self, session: SmtpSession, content: bytes) -> str: ...
+    client: Client
+    helo: str
+    tls: str | None  # the TLS version in use; None in clear
+    authenticated_as: str | None
+
+
+class Delivery(Protocol):
+    """One transaction's way into the queue (mta.delivery.QueueDelivery)."""
+
+    async def add_recipient(self, address: str, *, notify: str | None, orcpt: str | None) -> None:
+        """Routes one recipient; raises `Refused` with the reply when it cannot be taken."""
+    async def commit(self, content: bytes) -> str:
+        """Stores the message durably and returns its queue id; 250 is sent only after it returns."""
+    def abort(self) -> None:
+        """The transaction ends without a message (RSET, a new greeting, refused data, a dropped connection)."""
 
 
 class Policy(Protocol):
@@ -117,9 +132,9 @@ class Policy(Protocol):
     def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]: ...
     def auth_refusal(self, session: SmtpSession) -> Reply | None: ...
     async def lookup(self, identity: str) -> Any: ...
-    async def check_mail(self, session: SmtpSession, cmd: MailFrom) -> Reply | None: ...
-    def check_rcpt(self, session: SmtpSession, cmd: RcptTo) -> Reply | None: ...
-    def open_delivery(self, session: SmtpSession, cmd: MailFrom) -> Delivery: ...
+    async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None: ...
+    def check_rcpt(self, peer: Peer, cmd: RcptTo) -> Reply | None: ...
+    def open_delivery(self, peer: Peer, cmd: MailFrom) -> Delivery: ...
 
 
 @dataclass
@@ -144,6 +159,7 @@ class SmtpSession:
     throttle: LoginThrottle | None = None
     tls_available: bool = True
     tls_active: bool = False
+    tls_version: str | None = None  # "TLSv1.3" once TLS is up, for the journey
     state: State = State.GREETING
     helo: str = ""
     esmtp: bool = False
@@ -156,6 +172,19 @@ class SmtpSession:
 
     def greeting(self) -> Reply:
         return replies.greeting(self.hostname)
+
+    def peer(self) -> Peer:
+        tls = (self.tls_version or "TLS") if self.tls_active else None
+        return Peer(self.client, self.helo, tls, self.authenticated_as)
+
+    def connection_lost(self) -> None:
+        """The connection is gone: a transaction under way ends without a message."""
+        self._end_transaction()
+
+    def _end_transaction(self) -> None:
+        tx, self.tx = self.tx, None
+        if tx is not None:
+            tx.delivery.abort()
 
     # --- the command loop's entry points -------------------------------------------------------
 
@@ -181,12 +210,15 @@ class SmtpSession:
         if tx is None:
             return Outcome(replies.BAD_SEQUENCE)
         if end.error is not None:
+            tx.delivery.abort()
             return Outcome(end.error.reply)
         try:
-            queue_id = await tx.delivery.commit(self, content())
+            queue_id = await tx.delivery.commit(content())
         except Refused as e:
+            tx.delivery.abort()
             return Outcome(e.reply)
         except Exception:
+            tx.delivery.abort()
             log.exception("%s: queueing failed for %s", self.policy.name, self.client.label)
             return Outcome(replies.LOCAL_ERROR)
         log.info("%s: %s queued %s from <%s>, %d recipient(s), %d bytes", self.policy.name, self.client.label,
@@ -201,7 +233,8 @@ class SmtpSession:
             if self.tx is not None:
                 self.tx.bdat_failed = end.error.reply
             if end.last:
-                self.tx, self.state = None, State.READY
+                self._end_transaction()
+                self.state = State.READY
             return Outcome(end.error.reply)
         if end.last:
             return await self.data_end(end, content)
@@ -223,10 +256,11 @@ class SmtpSession:
             return self._error(replies.BAD_BASE64)
         return await self._sasl_step(exchange, response)
 
-    def tls_started(self) -> None:
+    def tls_started(self, version: str | None = None) -> None:
         """RFC 3207 §4.2: the client must greet again, and nothing from before TLS is kept."""
-        self.tls_active = True
-        self.state, self.helo, self.esmtp, self.tx, self.authenticated_as = State.GREETING, "", False, None, None
+        self._end_transaction()
+        self.tls_active, self.tls_version = True, version
+        self.state, self.helo, self.esmtp, self.authenticated_as = State.GREETING, "", False, None
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -247,7 +281,7 @@ class SmtpSession:
             case Bdat():
                 return self._bdat(cmd)
             case Rset():
-                self.tx = None
+                self._end_transaction()
                 self.state = State.READY if self.state is not State.GREETING else State.GREETING
                 return Outcome(replies.RESET_OK)
             case Noop():
@@ -284,9 +318,9 @@ class SmtpSession:
             return self._error(replies.AUTH_REQUIRED)
         if refusal := self._check_mail_params(cmd):
             return self._error(refusal)
-        if refusal := await self.policy.check_mail(self, cmd):
+        if refusal := await self.policy.check_mail(self.peer(), cmd):
             return Outcome(refusal)
-        self.tx = Transaction(cmd, self.policy.open_delivery(self, cmd))
+        self.tx = Transaction(cmd, self.policy.open_delivery(self.peer(), cmd))
         self.state = State.MAIL
         return Outcome(replies.SENDER_OK)
 
@@ -298,7 +332,7 @@ class SmtpSession:
         size = cmd.params.get("SIZE")
         if size is not None and int(size) > self.limits.max_message_bytes:
             return replies.MESSAGE_TOO_BIG  # RFC 1870 §6.1
-        if cmd.params.get("BODY", "7BIT").upper() == "BINARYMIME":
+        if (cmd.params.get("BODY") or "7BIT").upper() == "BINARYMIME":
             return replies.PARAM_NOT_RECOGNISED  # not advertised (RFC 3030 §3)
         return None
 
@@ -309,7 +343,7 @@ class SmtpSession:
             return self._error(replies.PARAM_NOT_RECOGNISED)
         if tx.recipients >= self.limits.max_recipients:
             return Outcome(replies.TOO_MANY_RECIPIENTS)  # RFC 5321 §4.5.3.1.10: 452, not an error
-        if refusal := self.policy.check_rcpt(self, cmd):
+        if refusal := self.policy.check_rcpt(self.peer(), cmd):
             return self._error(refusal)
         try:
             await tx.delivery.add_recipient(cmd.address, notify=cmd.params.get("NOTIFY"),
@@ -341,7 +375,8 @@ class SmtpSession:
     def _bdat_discard(self, reply: Reply, *, last: bool = False, size: int | None = None) -> Outcome:
         self.errors += 1
         if last and self.tx is not None:
-            self.tx, self.state = None, State.READY
+            self._end_transaction()
+            self.state = State.READY
         return Outcome(reply, Then.READ_CHUNK, chunk_size=size or 0, last=last, discard=True)
 
     async def _auth(self, cmd: Auth) -> Outcome:
@@ -382,7 +417,8 @@ class SmtpSession:
 
     def _reset(self, *, helo: str, esmtp: bool) -> None:
         """EHLO/HELO: a new greeting clears any transaction (RFC 5321 §4.1.4)."""
-        self.helo, self.esmtp, self.tx, self.state = helo, esmtp, None, State.READY
+        self._end_transaction()
+        self.helo, self.esmtp, self.state = helo, esmtp, State.READY
 
     def refuse(self, reply: Reply) -> Outcome:
         """A refusal found by the listener (an over-long line); counts like any client error."""

@@ -13,11 +13,14 @@ Invariants every backend keeps (DESIGN.md "Contracts"):
 
 from __future__ import annotations
 
+import builtins
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from postoffice.trace.events import Event, JourneyEvent
 
 if TYPE_CHECKING:
     from postoffice.auth.passwords import Credentials
@@ -181,8 +184,8 @@ class QueuedRecipient:
     address: str
     orcpt: str | None = None  # RFC 3461 §4.2
     notify: str | None = None  # RFC 3461 §4.1: e.g. "SUCCESS,FAILURE" or "NEVER"
-    route: str = ""  # how routing resolved it, for the journey: "local", "alias a@b", "remote"
-    mailbox: MailboxId | None = None  # the INBOX for local recipients
+    route: str = ""  # how routing resolved it, for the journey: "account", "alias a@b", "remote"
+    account: AccountId | None = None  # a local recipient's account (the MDA picks the mailbox); None: remote
     id: int = 0
     state: RecipientState = RecipientState.QUEUED
     attempts: int = 0
@@ -191,6 +194,10 @@ class QueuedRecipient:
     remote_mta: str = ""  # the host the last attempt talked to
     last_attempt: datetime | None = None
     delay_notified: bool = False  # a "delayed" DSN went to the sender already
+
+    @property
+    def is_local(self) -> bool:
+        return self.account is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +216,13 @@ class AttemptResult:
 class NewMessage:
     """A message the MTA itself makes (a bounce), queued in the same commit as what caused it."""
 
+    queue_id: str
     content: bytes
     envelope: Envelope
     message_id: str
     recipients: tuple[QueuedRecipient, ...]
-    events: tuple[tuple[str, str], ...] = ()
+    events: tuple[Event, ...] = ()
+    plans: tuple[CopyPlan | None, ...] = ()  # the MDA's decisions, one per recipient (None: remote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,22 +236,25 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class LocalCopy:
-    """One local recipient's copy: which queue row it settles, into which mailbox, with which prefix."""
+class CopyPlan:
+    """The MDA's decision for one local recipient's copy: into which of the account's mailboxes
+    (by name; None: discarded), with which flags and which header lines of its own, and which
+    delivery step chose it. The store resolves the name in the writing transaction; a mailbox that
+    does not exist is made when `create`, else the copy goes to the INBOX."""
 
-    recipient: int
-    mailbox: MailboxId
+    mailbox: str | None
     prefix: bytes
     flags: frozenset[str] = frozenset()
+    step: str = "inbox"
+    create: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class JourneyEvent:
-    at: datetime
-    queue_id: str
-    message_id: str
-    stage: str  # "received", "queued", "routed", "delivered", "relayed", "bounced", "retrieved", ...
-    detail: str
+class LocalCopy:
+    """A decided copy and the queue row it settles."""
+
+    recipient: int
+    plan: CopyPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +271,7 @@ class DkimKeys(Protocol):
 
     async def add(self, key: DkimKeyRecord) -> None: ...
     async def for_domain(self, domain: str) -> DkimKeyRecord | None: ...
-    async def list(self) -> list[DkimKeyRecord]: ...
+    async def list(self) -> builtins.list[DkimKeyRecord]: ...
 
 
 class Directory(Protocol):
@@ -274,7 +286,8 @@ class Directory(Protocol):
     async def delete_account(self, address: str) -> None: ...
     async def list_accounts(self) -> list[Account]: ...
     async def find_account(self, address: str) -> Account | None: ...
-    async def delivery_target(self, address: str) -> tuple[str, MailboxId] | None: ...
+    async def delivery_target(self, address: str) -> tuple[str, AccountId] | None:
+        """(the account's own address, the account) for an address that reaches an account."""
     async def add_alias(self, alias: str, targets: list[str]) -> None: ...
     async def list_aliases(self) -> list[Alias]: ...
     async def delete_alias(self, alias: str) -> None: ...
@@ -294,7 +307,7 @@ class Blobs(Protocol):
 class Mailboxes(Protocol):
     """Mailboxes and the messages in them, with UIDs, flags and mod-sequences."""
 
-    async def list(self, account: AccountId) -> list[Mailbox]: ...
+    async def list(self, account: AccountId) -> builtins.list[Mailbox]: ...
     async def find(self, account: AccountId, name: str) -> Mailbox | None: ...
     async def get(self, mailbox: MailboxId) -> Mailbox: ...
     async def create(self, account: AccountId, name: str, special_use: str | None = None) -> Mailbox: ...
@@ -303,51 +316,66 @@ class Mailboxes(Protocol):
     async def subscribe(self, mailbox: MailboxId, subscribed: bool) -> None: ...
     async def append(self, mailbox: MailboxId, blob: BlobRef, flags: frozenset[str],
                      received: datetime, prefix: bytes = b"") -> Appended: ...
-    async def append_all(self, mailbox: MailboxId, messages: list[NewCopy]) -> list[Appended]:
+    async def append_all(self, mailbox: MailboxId, messages: builtins.list[NewCopy]) -> builtins.list[Appended]:
         """All in one transaction, or none (MULTIAPPEND, RFC 3502 §6.3.11)."""
-    async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str],
-                        mode: FlagMode) -> list[Change]: ...
-    async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]: ...
-    async def copy(self, source: MailboxId, uids: list[int], target: MailboxId, *,
-                   move: bool = False) -> list[tuple[int, int]]: ...
-    async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
+    async def set_flags(self, mailbox: MailboxId, uids: builtins.list[int], flags: frozenset[str],
+                        mode: FlagMode) -> builtins.list[Change]: ...
+    async def expunge(self, mailbox: MailboxId, uids: builtins.list[int]) -> builtins.list[Change]: ...
+    async def copy(self, source: MailboxId, uids: builtins.list[int], target: MailboxId, *,
+                   move: bool = False) -> builtins.list[tuple[int, int]]: ...
+    async def messages(self, mailbox: MailboxId, uids: builtins.list[int] | None = None) -> builtins.list[StoredMessage]:
         """By ascending UID: all, or those of `uids` that exist (a range lookup, not a scan)."""
-    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, list[str]]]:
+    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, builtins.list[str]]]:
         """uid -> the header fields the parse-once form keeps for SEARCH (message.parsed.SEARCH_FIELDS)."""
-    async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
+    async def flags(self, mailbox: MailboxId, uids: builtins.list[int]) -> builtins.list[tuple[int, frozenset[str]]]:
         """(uid, flags) of those of `uids` that exist, ascending: the light read of a flag sync."""
-    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
+    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> builtins.list[int]:
         """Every UID, ascending (what SELECT numbers), or those with the system flag `flagged`."""
     async def counts(self, mailbox: MailboxId) -> MailboxCounts: ...
-    async def changes_since(self, mailbox: MailboxId, modseq: int) -> list[Change]: ...
+    async def changes_since(self, mailbox: MailboxId, modseq: int) -> builtins.list[Change]: ...
 
 
 class Queue(Protocol):
-    """The MTA queue: one row per message, one per recipient."""
+    """The MTA queue: one row per message, one per recipient.
+
+    The decisions (what is due and when next, what expired, what bounces) are the pure functions
+    of `mta.schedule`; where local copies go is the MDA's (`CopyPlan`). A backend stores them."""
 
     async def enqueue(self, content: bytes, envelope: Envelope, message_id: str,
-                      recipients: list[QueuedRecipient], *, queue_id: str | None = None,
-                      events: list[tuple[str, str]] = (),
-                      deliver: Callable[[QueuedRecipient], bytes] | None = None) -> QueuedMessage: ...
-    async def deliver_local(self, queue_id: str, copies: list[LocalCopy],
-                            received: datetime) -> list[tuple[LocalCopy, Appended]]: ...
-    async def pending_local(self) -> list[QueuedMessage]: ...
-    async def claim_due(self, now: datetime, limit: int, retry_after: Callable[[int], float]) -> list[QueuedMessage]: ...
-    async def settle(self, queue_id: str, results: list[AttemptResult], events: list[tuple[str, str]],
-                     notices: list[NewMessage] = (), deliver: Callable[[QueuedRecipient], bytes] | None = None
-                     ) -> list[QueuedMessage]: ...
+                      recipients: Sequence[QueuedRecipient], *, queue_id: str,
+                      events: Sequence[Event] = (), plans: Sequence[CopyPlan | None] = ()) -> QueuedMessage:
+        """Stores the content, its queue rows and `events` (then QUEUED) in one commit; with `plans`
+        (aligned with `recipients`) the local copies are written in that same commit, and should
+        that fail, only they are undone: the message stays queued for them."""
+    async def deliver_local(self, queue_id: str, copies: Sequence[LocalCopy],
+                            received: datetime) -> builtins.list[tuple[LocalCopy, Appended | None]]:
+        """Writes each copy and settles its recipient in one commit; a recipient no longer queued
+        is skipped (exactly once). A discarded copy (no mailbox) is settled without an append."""
+    async def pending_local(self) -> builtins.list[QueuedMessage]: ...
+    async def claim_due(self, now: datetime, limit: int,
+                        claimed_as: Callable[[QueuedRecipient], QueuedRecipient]) -> builtins.list[QueuedMessage]:
+        """Up to `limit` due remote recipients (`mta.schedule.is_due` at `now`, earliest first),
+        grouped by message, each written as `claimed_as` makes it (`mta.schedule.claim`: its
+        attempt counted, its next attempt time moved on) in the same commit."""
+    async def settle(self, queue_id: str, results: Sequence[AttemptResult], events: Sequence[Event],
+                     notices: Sequence[NewMessage] = ()) -> builtins.list[QueuedMessage]: ...
     async def retry_now(self, queue_id: str | None) -> int: ...
     async def delete(self, queue_id: str) -> bool: ...
     async def get(self, queue_id: str) -> QueuedMessage | None: ...
-    async def list(self) -> list[QueuedMessage]: ...
+    async def list(self) -> builtins.list[QueuedMessage]: ...
 
 
 class Journey(Protocol):
-    """Each message's journey through the flow: append-only events."""
+    """Each message's journey through the flow: append-only typed events (trace.events)."""
 
-    async def record(self, queue_id: str, stage: str, detail: str, message_id: str | None = None) -> None: ...
-    async def record_for(self, messages: list[StoredMessage], stage: str, detail: str) -> None: ...
-    async def events(self, key: str) -> list[JourneyEvent]: ...
+    async def record(self, queue_id: str, events: Sequence[Event], message_id: str | None = None) -> None: ...
+    async def record_for(self, messages: Sequence[StoredMessage], event: Callable[[StoredMessage], Event],
+                         *, once_per: str | None = None) -> int:
+        """One event for each stored message that came through the queue, under its queue id and
+        Message-ID, in one commit. With `once_per` (a scope such as an account's mailbox), a
+        message that already has an event of that stage in that scope gets none. How many written."""
+    async def events(self, key: str) -> list[JourneyEvent]:
+        """The events of a queue id, or of every queue id that carried a Message-ID."""
 
 
 class Store(Protocol):

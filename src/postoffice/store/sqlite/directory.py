@@ -136,10 +136,10 @@ class SqliteDirectory:
         return self._r.quick(job)
 
     async def delivery_target(self, address: str) -> tuple[str, int] | None:
-        """(the account's own address, its INBOX) for an address that reaches an account."""
+        """(the account's own address, the account) for an address that reaches an account."""
         return self._r.quick(lambda c: c.execute(
-            "SELECT a.address, m.id FROM addresses x JOIN accounts a ON a.id = x.account"
-            " JOIN mailboxes m ON m.account = a.id AND m.name = 'INBOX' WHERE x.address = ?", (address,)).fetchone())
+            "SELECT a.address, a.id FROM addresses x JOIN accounts a ON a.id = x.account WHERE x.address = ?",
+            (address,)).fetchone())
 
     async def add_alias(self, alias: str, targets: list[str]) -> None:
         def job(conn: sqlite3.Connection) -> None:
