@@ -12,10 +12,10 @@ from starlette.routing import Route
 import postoffice
 
 if TYPE_CHECKING:
-    from postoffice.store.sqlite.store import SqliteStore
+    from postoffice.store.api import Store
 
 
-def make_app(store: SqliteStore, hostname: str) -> Starlette:
+def make_app(store: Store, hostname: str) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         try:
             domains = await store.directory.list_domains()
