@@ -37,7 +37,7 @@ from postoffice.pop3 import listener as pop3_listener
 from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
 from postoffice.store.api import QueuedMessage, RecipientState, Store
-from postoffice.tls import server_context
+from postoffice.tls import channel_binding, server_context
 from postoffice.web.app import make_app
 
 log = logging.getLogger("postoffice.server")
@@ -55,6 +55,8 @@ class Running:
     mda: LocalDelivery
     throttle: LoginThrottle
     outbound: Outbound
+    # RFC 5929 tls-server-end-point data of `tls`'s certificate, for SCRAM-SHA-256-PLUS.
+    channel_binding: bytes | None = None
     pop3_locks: MaildropLocks = field(default_factory=MaildropLocks)
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -132,13 +134,15 @@ async def serve(config: Config) -> None:
     store = await asyncio.to_thread(open_store, config)
     try:
         tls = await asyncio.to_thread(server_context, config)
-    except (OSError, ssl.SSLError) as e:
+        binding = await asyncio.to_thread(channel_binding, config)
+    except (OSError, ssl.SSLError, ValueError) as e:  # ValueError: a certificate cryptography cannot read
         await store.aclose()
         raise ConfigError(f"tls: cannot load the certificate or key: {e}") from None
     router = Router(store, delimiter=config.mta.recipient_delimiter, hostname=config.server_name)
     mda = LocalDelivery(store)
     run = Running(config, store, tls, router, mda, LoginThrottle(),
-                  Outbound(store=store, config=config, router=router, mda=mda, signer=dkim_signer(store)))
+                  Outbound(store=store, config=config, router=router, mda=mda, signer=dkim_signer(store)),
+                  channel_binding=binding)
     try:
         sockets: dict[str, socket.socket] = {}
         for name, address in vars_of(config.listen).items():

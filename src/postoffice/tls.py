@@ -3,6 +3,10 @@
 The self-signed certificate (ECDSA P-256, valid ten years, the hostname and localhost as subject
 alternative names) is written once to `tls/` in the data directory and reused afterwards, so
 clients that pinned it on first use keep trusting it across restarts.
+
+`channel_binding` is the RFC 5929 §4 tls-server-end-point data of that certificate, which
+SCRAM-SHA-256-PLUS binds a login to: computed once here, since a server-side ssl object does not
+give its own certificate back.
 """
 
 from __future__ import annotations
@@ -61,6 +65,22 @@ def make_self_signed(hostname: str, cert_path: Path, key_path: Path) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(key_bytes)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def channel_binding(config: Config) -> bytes:
+    """The tls-server-end-point channel binding data of the certificate every listener serves."""
+    cert, _ = certificate_paths(config)
+    return server_end_point(cert.read_bytes())
+
+
+def server_end_point(cert_pem: bytes) -> bytes:
+    """RFC 5929 §4.1: the hash of the (first, leaf) certificate in `cert_pem`, with the hash of its
+    signature algorithm, except that MD5 and SHA-1 become SHA-256."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None or isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
+        algorithm = hashes.SHA256()  # None: Ed25519 and the like, which RFC 5929 predates
+    return cert.fingerprint(algorithm)
 
 
 def server_context(config: Config) -> ssl.SSLContext:

@@ -1,22 +1,27 @@
-"""SASL server mechanisms, sans-I/O: PLAIN, LOGIN and SCRAM-SHA-256.
+"""SASL server mechanisms, sans-I/O: PLAIN, LOGIN, SCRAM-SHA-256 and SCRAM-SHA-256-PLUS.
 
-Role: the server side of an authentication exchange, shared by SMTP AUTH (RFC 4954), POP3 AUTH
-(RFC 5034) and IMAP AUTHENTICATE (RFC 9051). The protocol layer decodes the client's base64,
-passes the bytes to `SaslExchange.step`, and turns the value it gets back into its own reply:
-`Challenge` (334 / "+ "), `Success` (235 / OK), `Failure` (by reason: 501 / BAD for "malformed",
-535 5.7.8 / NO for "invalid-credentials" and "authzid-mismatch"). No sockets, no base64 on the
-wire, no logging here; the "*" cancel line is the protocol's to recognise (`CANCELLED` is its
-value for it).
+Role: the server side of one authentication exchange. `auth.authenticator` drives it for SMTP AUTH
+(RFC 4954), POP3 AUTH (RFC 5034) and IMAP AUTHENTICATE (RFC 9051) and adds what is not a
+mechanism's business (which mechanisms a connection is offered, throttling, the final-data
+acknowledgement). `SaslExchange.step` takes the client's decoded bytes and gives a `Challenge`, a
+`Success` or a `Failure` with its reason. No sockets, no base64 on the wire, no logging here.
 
-RFCs: RFC 4616 (PLAIN), RFC 5802 and RFC 7677 (SCRAM-SHA-256), RFC 4013 (SASLprep of identities),
-draft-murchison-sasl-login (LOGIN, for old clients only).
+RFCs: RFC 4616 (PLAIN), RFC 5802 and RFC 7677 (SCRAM-SHA-256), RFC 5929 §4 (tls-server-end-point
+channel binding for -PLUS), RFC 4013 (SASLprep of identities), draft-murchison-sasl-login (LOGIN,
+for old clients only).
 
-Left out: channel binding (SCRAM-SHA-256-PLUS; a "p=" client is refused), security layers,
-proxy authorization (an authzid is accepted only when it names the authenticated identity),
-SCRAM-SHA-1, and throttling (see throttle.py; the protocol layer asks it before answering).
+Left out: channel binding types other than tls-server-end-point, security layers, proxy
+authorization (a PLAIN authzid is accepted only when it names the authenticated identity; SCRAM
+takes none, see below), SCRAM-SHA-1, and throttling (the authenticator's).
 
-Why hand-written: the Python SASL libraries are client-side or tied to a transport, and none that
-is well kept offers a sans-I/O server; the mechanisms are small and their RFCs exact.
+Why scramp for SCRAM: it is a maintained sans-I/O implementation with a server side and channel
+binding, so the message grammar, the proof and the c= check of -PLUS are not ours to get right.
+Around it stay what it does not do our way: the store lookup is asynchronous (scramp asks for the
+verifier synchronously, so the username is read first and the verifier handed over ready), an
+unknown user must look like a known one until the proof (scramp would say "unknown-user" at once),
+and a few refusals are sharper here (a non-canonical proof is malformed, not a wrong password).
+scramp refuses any authzid, even one naming the user itself, so SCRAM does too.
+PLAIN and LOGIN are a few lines each and stay hand-written.
 
 Invariants: `step` never raises for anything a client sends (only if the lookup itself fails,
 which is our failure); after a `Success` or `Failure` every further step is a `Failure`; an unknown
@@ -36,7 +41,10 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import scramp
+from scramp.utils import ServerError
 
 from postoffice.auth.passwords import (
     DEFAULT_SCRAM_ITERATIONS,
@@ -49,6 +57,10 @@ from postoffice.auth.passwords import (
 )
 
 MECHANISMS = ("PLAIN", "LOGIN", "SCRAM-SHA-256")
+"""What any connection may use (once its plaintext policy allows authentication at all)."""
+
+PLUS_MECHANISMS = ("SCRAM-SHA-256-PLUS",)
+"""What only a TLS connection may use: they need the channel binding data TLS gives."""
 
 Lookup = Callable[[str], Awaitable[Credentials | None]]
 """Given an authentication identity ("alice@example.test"), its credentials, or None."""
@@ -56,7 +68,8 @@ Lookup = Callable[[str], Awaitable[Credentials | None]]
 NonceFactory = Callable[[], str]
 """The server's part of a SCRAM nonce: printable ASCII without ",", RFC 5802 §7."""
 
-FailureReason = Literal["malformed", "invalid-credentials", "authzid-mismatch", "cancelled"]
+FailureReason = Literal["malformed", "invalid-credentials", "authzid-mismatch", "channel-binding-mismatch",
+                        "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +91,14 @@ class Failure:
 MALFORMED = Failure("malformed")
 INVALID_CREDENTIALS = Failure("invalid-credentials")
 AUTHZID_MISMATCH = Failure("authzid-mismatch")
+CHANNEL_BINDING_MISMATCH = Failure("channel-binding-mismatch")
 CANCELLED = Failure("cancelled")
 
 Step = Challenge | Success | Failure
 
 
 class UnknownMechanism(Exception):
-    """The client named a mechanism not in MECHANISMS (SMTP: 504 5.5.4)."""
+    """The client named a mechanism not in MECHANISMS, or a -PLUS one without channel binding."""
 
 
 class SaslExchange(abc.ABC):
@@ -94,6 +108,9 @@ class SaslExchange(abc.ABC):
 
     def __init__(self) -> None:
         self._finished = False
+        # The identity the client claims, prepared, once a step has read it: the account whose
+        # failures the throttle counts. Not proof of anything.
+        self.claimed: str | None = None
 
     async def step(self, response: bytes | None) -> Step:
         """The server's answer to `response`: the client's decoded bytes, or None when the client
@@ -114,11 +131,17 @@ class SaslExchange(abc.ABC):
 
 
 def start(
-    mechanism: str, lookup: Lookup, *, nonce_factory: NonceFactory | None = None
+    mechanism: str,
+    lookup: Lookup,
+    *,
+    channel_binding: bytes | None = None,
+    nonce_factory: NonceFactory | None = None,
 ) -> SaslExchange:
-    """A new exchange for `mechanism`; UnknownMechanism if it is not one of MECHANISMS.
+    """A new exchange for `mechanism`; UnknownMechanism if it is not one of MECHANISMS, or one of
+    PLUS_MECHANISMS while `channel_binding` is None.
 
-    `nonce_factory` makes the server's SCRAM nonce; only tests replace it.
+    `channel_binding` is the RFC 5929 tls-server-end-point data of the connection's TLS (None
+    without TLS); `nonce_factory` makes the server's SCRAM nonce, and only tests replace it.
     """
     # RFC 4954 §8, RFC 9051 §9: protocol keywords, mechanism names included, are case-insensitive.
     # ASCII only, so that no Unicode case mapping ("plaın".upper() == "PLAIN") names a mechanism.
@@ -127,8 +150,12 @@ def start(
         return _Plain(lookup)
     if name == "LOGIN":
         return _Login(lookup)
-    if name == "SCRAM-SHA-256":
-        return _ScramSha256(lookup, nonce_factory or _random_nonce)
+    if name in ("SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"):
+        is_plus = name.endswith("-PLUS")
+        if is_plus and channel_binding is None:
+            raise UnknownMechanism(mechanism)
+        return _Scram(lookup, nonce_factory or _random_nonce, channel_binding=channel_binding,
+                      is_plus=is_plus)
     raise UnknownMechanism(mechanism)
 
 
@@ -201,6 +228,7 @@ class _Plain(SaslExchange):
             return MALFORMED
         # RFC 4616 §2: the server checks the authcid may act as the authzid; here an authcid may
         # act only as itself. Checked before the password: it costs no hash and reveals nothing.
+        self.claimed = identity
         if authzid and _prepare_identity(authzid) != identity:
             return AUTHZID_MISMATCH
         return await _verify(identity, passwd, self._lookup)
@@ -233,11 +261,12 @@ class _Login(SaslExchange):
             if identity is None:
                 return MALFORMED
             self._identity, self._expect = identity, _Expect.PASSWORD
+            self.claimed = identity
             return Challenge(b"Password:")
         return await _verify(self._identity, text, self._lookup)
 
 
-# --- SCRAM-SHA-256 ------------------------------------------------------------------------------
+# --- SCRAM-SHA-256 and SCRAM-SHA-256-PLUS --------------------------------------------------------
 
 # RFC 5802 §7 formal syntax, on text already decoded from UTF-8.
 _SASLNAME = re.compile(r"(?:[^\x00=,]|=2C|=3D)+")
@@ -245,10 +274,22 @@ _PRINTABLE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
 _ATTR_VAL = re.compile(r"[A-Za-z]=[^\x00,]+")
 _HASH_BYTES = hashlib.sha256().digest_size
 
+# The one channel binding type offered (RFC 5929 §4): the hash of our certificate, which the
+# listener knows without asking OpenSSL for per-connection data, and which works with TLS 1.3
+# (tls-unique does not, RFC 8446 §C.5).
+CHANNEL_BINDING_TYPE = "tls-server-end-point"
+
+# scramp's floor for an iteration count (RFC 7677 §3's "at least 4096"): verifiers made with fewer
+# cannot be served by it. make_credentials defaults to this, and every account is made that way.
+_MIN_ITERATIONS = 4096
+
 # Unknown users get a salt derived from their name with this process secret: the same name gets the
 # same salt on every attempt, like a real account's would, so probing does not tell them apart.
 # (Across a restart the fake salt changes; the salt of a real account does not.)
 _FAKE_SALT_KEY = secrets.token_bytes(32)
+
+_SCRAM = scramp.ScramMechanism("SCRAM-SHA-256")
+_SCRAM_PLUS = scramp.ScramMechanism("SCRAM-SHA-256-PLUS")
 
 
 def _random_nonce() -> str:
@@ -260,14 +301,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(text: str) -> bytes | None:
+def _is_canonical_proof(text: str) -> bool:
+    """A proof as RFC 5802 §7 writes it: base64 of one SHA-256 output."""
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):  # ValueError: non-ASCII text
-        return None
+        return False
     # RFC 4648 §3.5: decoders MAY refuse non-zero pad bits. We do, so that one proof has one
     # spelling and a changed character always means a changed proof.
-    return data if _b64(data) == text else None
+    return len(data) == _HASH_BYTES and _b64(data) == text
 
 
 def _decode_saslname(text: str) -> str | None:
@@ -285,22 +327,22 @@ def _are_extensions(fields: list[str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _ClientFirst:
-    gs2_header: str
-    bare: str  # client-first-message-bare, kept as received for the AuthMessage
+    cbind_flag: str  # "n", "y" or "p=<type>"
     username: str  # decoded saslname
     authzid: str | None
-    nonce: str
 
 
 def _parse_client_first(text: str) -> _ClientFirst | None:
-    """RFC 5802 §7 client-first-message, or None if it is not one this server accepts."""
+    """RFC 5802 §7 client-first-message, or None if it is not one this server accepts.
+
+    scramp parses it again; this first reading gives the username for the store lookup (which is
+    asynchronous, and scramp's is not) and the checks scramp does not make or reports otherwise.
+    """
     fields = text.split(",")
     if len(fields) < 4:  # gs2-cbind-flag, [authzid], username, nonce
         return None
     cbind_flag, authzid_field, username_field, nonce_field = fields[:4]
-    # RFC 5802 §6: "n" is a client without channel binding; "y" one that thinks we lack it, which
-    # is true, so it is no downgrade. "p=" asks for channel binding, only offered by -PLUS.
-    if cbind_flag not in ("n", "y"):
+    if not (cbind_flag in ("n", "y") or cbind_flag.startswith("p=")):
         return None
     authzid = None
     if authzid_field:
@@ -313,30 +355,40 @@ def _parse_client_first(text: str) -> _ClientFirst | None:
     if not (username_field.startswith("n=") and nonce_field.startswith("r=")):
         return None
     username = _decode_saslname(username_field[2:])
-    nonce = nonce_field[2:]
-    if username is None or not _PRINTABLE.fullmatch(nonce) or not _are_extensions(fields[4:]):
+    if username is None or not _PRINTABLE.fullmatch(nonce_field[2:]) or not _are_extensions(fields[4:]):
         return None
-    gs2_header = f"{cbind_flag},{authzid_field},"
-    return _ClientFirst(gs2_header, text[len(gs2_header):], username, authzid, nonce)
+    return _ClientFirst(cbind_flag, username, authzid)
 
 
-class _ScramSha256(SaslExchange):
-    """RFC 5802 and RFC 7677: client-first, server-first, client-final, server-final."""
+def _failure_of(error: scramp.ScramException, *, is_plus: bool) -> Failure:
+    """The failure a SCRAM error from scramp stands for."""
+    kind = error.server_error
+    if kind is ServerError.INVALID_PROOF:
+        return INVALID_CREDENTIALS
+    # RFC 5802 §6: under -PLUS, c= that does not carry our certificate's hash is a channel that is
+    # not the one the client sees: a man in the middle, not a slip. A "y" client while channel
+    # binding is offered is a stripped mechanism list, the same attack.
+    if kind is ServerError.SERVER_DOES_SUPPORT_CHANNEL_BINDING or (
+            is_plus and kind is ServerError.CHANNEL_BINDINGS_DONT_MATCH):
+        return CHANNEL_BINDING_MISMATCH
+    return MALFORMED
 
-    mechanism = "SCRAM-SHA-256"
 
-    def __init__(self, lookup: Lookup, nonce_factory: NonceFactory) -> None:
+class _Scram(SaslExchange):
+    """RFC 5802 and RFC 7677: client-first, server-first, client-final, server-final; with RFC 5929
+    tls-server-end-point channel binding for -PLUS. The exchange itself is scramp's."""
+
+    def __init__(self, lookup: Lookup, nonce_factory: NonceFactory, *, channel_binding: bytes | None,
+                 is_plus: bool) -> None:
         super().__init__()
+        self.mechanism = "SCRAM-SHA-256-PLUS" if is_plus else "SCRAM-SHA-256"
         self._lookup = lookup
         self._nonce_factory = nonce_factory
+        self._channel_binding = channel_binding
+        self._is_plus = is_plus
         self._expect = _Expect.INITIAL
-        # Set by the client-first step, read by the client-final step.
-        self._first: _ClientFirst | None = None
+        self._server: Any = None  # scramp.core.ScramServer, from the client-first step on
         self._identity = ""
-        self._server_first = ""
-        self._nonce = ""
-        self._stored_key = b""
-        self._server_key = b""
         self._is_known = False
 
     async def _step(self, response: bytes | None) -> Step:
@@ -359,63 +411,67 @@ class _ScramSha256(SaslExchange):
         first = _parse_client_first(text)
         if first is None:
             return MALFORMED
+        # RFC 5802 §6: "p=" asks for channel binding, which only -PLUS gives, and -PLUS is
+        # nothing without it. "n" is a client without channel binding; "y" one that thinks we
+        # lack it (scramp refuses it when we do have it).
+        if self._is_plus != first.cbind_flag.startswith("p="):
+            return MALFORMED
+        if self._is_plus and first.cbind_flag != "p=" + CHANNEL_BINDING_TYPE:
+            return MALFORMED
         # RFC 5802 §5.1: the server prepares the username with SASLprep and aborts if that fails
-        # or leaves nothing; the AuthMessage still uses the name as received (it is in `bare`).
+        # or leaves nothing.
         identity = _prepare_identity(first.username)
         if identity is None:
             return MALFORMED
-        if first.authzid is not None and _prepare_identity(first.authzid) != identity:
+        self.claimed = identity
+        # scramp accepts no authorization identity at all (its gs2-header must be "n,," or the
+        # like), so even one naming the user itself is refused, as one naming another would be.
+        if first.authzid is not None:
             return AUTHZID_MISMATCH
         creds = await self._lookup(identity)
         if creds is None:
             # An unknown user is answered like a known one and fails at the proof, RFC 5802 §9
             # ("unknown-user" MAY be replaced by a generic failure to avoid disclosing it).
             fake = hmac.digest(_FAKE_SALT_KEY, identity.encode("utf-8"), "sha256")
-            salt = fake[:SCRAM_SALT_BYTES]
-            iterations = DEFAULT_SCRAM_ITERATIONS
-            self._stored_key = secrets.token_bytes(_HASH_BYTES)
-            self._server_key = secrets.token_bytes(_HASH_BYTES)
+            verifier = (fake[:SCRAM_SALT_BYTES], secrets.token_bytes(_HASH_BYTES),
+                        secrets.token_bytes(_HASH_BYTES), DEFAULT_SCRAM_ITERATIONS)
         else:
-            salt, iterations = creds.scram_salt, creds.scram_iterations
-            self._stored_key, self._server_key = creds.scram_stored_key, creds.scram_server_key
+            if creds.scram_iterations < _MIN_ITERATIONS:
+                # Our failure, not the client's: answered as a temporary error by the protocol.
+                raise ValueError("SCRAM verifier has fewer iterations than scramp serves")
+            verifier = (creds.scram_salt, creds.scram_stored_key, creds.scram_server_key,
+                        creds.scram_iterations)
             self._is_known = True
+        binding = (CHANNEL_BINDING_TYPE, self._channel_binding) if self._channel_binding else None
+        mechanism = _SCRAM_PLUS if self._is_plus else _SCRAM
         # RFC 5802 §5.1: the server appends its own nonce to the client's.
-        self._nonce = first.nonce + self._nonce_factory()
-        self._server_first = f"r={self._nonce},s={_b64(salt)},i={iterations}"
-        self._first, self._identity = first, identity
+        server = mechanism.make_server(lambda _username: verifier, channel_binding=binding,
+                                       s_nonce=self._nonce_factory())
+        try:
+            server.set_client_first(text)
+            server_first = str(server.get_server_first())
+        except scramp.ScramException as e:
+            return _failure_of(e, is_plus=self._is_plus)
+        self._server, self._identity = server, identity
         self._expect = _Expect.CLIENT_FINAL
-        return Challenge(self._server_first.encode("ascii"))
+        return Challenge(server_first.encode("ascii"))
 
     def _on_client_final(self, text: str) -> Step:
-        first = self._first
-        assert first is not None  # CLIENT_FINAL is only expected after client-first
         # RFC 5802 §7: client-final-message = without-proof "," proof, the proof always last.
-        without_proof, sep, proof_b64 = text.rpartition(",p=")
-        fields = without_proof.split(",")
-        if not sep or len(fields) < 2 or not _are_extensions(fields[2:]):
+        _, sep, proof = text.rpartition(",p=")
+        if not sep or not _is_canonical_proof(proof):
             return MALFORMED
-        channel_binding, nonce = fields[0], fields[1]
-        # RFC 5802 §6: the server MUST validate c=. Without channel binding it is the base64 of
-        # the gs2-header alone ("biws" for "n,,").
-        if channel_binding != "c=" + _b64(first.gs2_header.encode("utf-8")):
-            return MALFORMED
-        # RFC 5802 §5.1: the nonce MUST be the one the server sent in server-first.
-        if not hmac.compare_digest(nonce.encode("utf-8"), f"r={self._nonce}".encode("utf-8")):
-            return MALFORMED
-        proof = _unb64(proof_b64)
-        if proof is None or len(proof) != _HASH_BYTES:
-            return MALFORMED
-        # RFC 5802 §3: AuthMessage, then recover ClientKey from the proof and compare its hash
-        # with StoredKey in constant time.
-        auth_message = f"{first.bare},{self._server_first},{without_proof}".encode("utf-8")
-        client_signature = hmac.digest(self._stored_key, auth_message, "sha256")
-        client_key = bytes(p ^ s for p, s in zip(proof, client_signature))
-        is_proven = hmac.compare_digest(hashlib.sha256(client_key).digest(), self._stored_key)
-        if not (is_proven and self._is_known):
-            # RFC 5802 §5.1 "e=" is optional on failure; the protocol's failure reply says enough.
+        try:
+            # Checks c= (the gs2-header, and under -PLUS our certificate's hash, RFC 5802 §6), the
+            # nonce (RFC 5802 §5.1) and the proof against StoredKey (RFC 5802 §3).
+            self._server.set_client_final(text)
+            server_final = str(self._server.get_server_final())
+        except scramp.ScramException as e:
+            return _failure_of(e, is_plus=self._is_plus)
+        if not self._is_known:  # the random keys of an unknown user cannot be proven, but still
             return INVALID_CREDENTIALS
-        server_signature = hmac.digest(self._server_key, auth_message, "sha256")
-        return Success(self._identity, b"v=" + _b64(server_signature).encode("ascii"))
+        # RFC 5802 §5.1 "e=" is optional on failure; the protocol's failure reply says enough.
+        return Success(self._identity, server_final.encode("ascii"))
 
 
 class Acknowledged(SaslExchange):

@@ -112,7 +112,7 @@ class LoginThrottle:
         beyond_free = len(times) - self._free_failures
         if beyond_free <= 0:
             return 0.0
-        return min(self._max_delay_s, self._base_delay_s * 2 ** (beyond_free - 1))
+        return min(self._max_delay_s, self._base_delay_s * 2.0 ** (beyond_free - 1))
 
     def _expire(self, times: deque[float], now: float) -> None:
         while times and times[0] <= now - self._window_s:
