@@ -17,9 +17,9 @@ def _listener(run: Running, *, implicit_tls: bool) -> SmtpListener:
     config = run.config
     policy = SubmissionPolicy(store=run.store, router=run.router, mda=run.mda, handoff=run.handoff,
                               hostname=config.server_name, plaintext_auth=config.submission.plaintext_auth,
-                              hide_client_ip=config.submission.hide_client_ip)
+                              hide_client_ip=config.submission.hide_client_ip, throttle=run.throttle)
     return SmtpListener(policy_for=lambda: policy, hostname=config.server_name, limits=config.smtp,
-                        tls_context=run.tls, implicit_tls=implicit_tls, throttle=run.throttle,
+                        tls_context=run.tls, implicit_tls=implicit_tls, channel_binding=run.channel_binding,
                         spool_dir=config.data_path / "spool")
 
 

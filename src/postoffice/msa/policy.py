@@ -1,9 +1,9 @@
 """What the MSA (submission, RFC 6409; ports 587 and 465, 2587 and 2465 on the embedded defaults)
 allows: authenticated users sending as themselves, to anyone.
 
-AUTH is required before MAIL (530 5.7.0). Plaintext mechanisms are offered only under TLS, except
-to loopback clients or where the configuration allows it (RFC 4954 §4; DESIGN.md "Nobody gets in
-where they don't belong"). The envelope sender must be an address the login may use (its own, or
+AUTH is required before MAIL (530 5.7.0). Mechanisms are offered only under TLS, except to loopback
+clients or where the configuration allows it (RFC 4954 §4; DESIGN.md "Nobody gets in where they
+don't belong"): that policy, and the login itself, are the `Authenticator`'s. The envelope sender must be an address the login may use (its own, or
 an alias that delivers to it), and so must the From header (553 5.7.1, RFC 6409 §6.1). The
 message is then fixed up as RFC 6409 §8 asks (msa.fixup) before it is queued.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
 from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.sasl import MECHANISMS
+from postoffice.auth.authenticator import Authenticator
+from postoffice.auth.throttle import LoginThrottle
 from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa.fixup import SenderRefused, fix_up
 from postoffice.mta.delivery import Accepted, Draft, QueueDelivery, envelope_of
@@ -25,7 +26,7 @@ from postoffice.mta.routing import Router
 from postoffice.smtp import replies
 from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Refused, Reply
-from postoffice.smtp.session import Peer, SmtpSession
+from postoffice.smtp.session import Peer
 from postoffice.smtp.wire import MailFrom, RcptTo
 from postoffice.store.api import QueuedMessage, Store
 from postoffice.trace.events import Arrival, Event, FixUp, Login, Stage
@@ -70,23 +71,12 @@ class SubmissionPolicy:
     requires_auth = True
 
     def __init__(self, *, store: Store, router: Router, mda: LocalDelivery, handoff: Callable[[QueuedMessage], None],
-                 hostname: str, plaintext_auth: str = "loopback", hide_client_ip: bool = False) -> None:
+                 hostname: str, plaintext_auth: str = "loopback", hide_client_ip: bool = False,
+                 throttle: LoginThrottle | None = None) -> None:
         self.store, self.router, self.mda, self.handoff, self.hostname = store, router, mda, handoff, hostname
-        self.plaintext_auth, self.hide_client_ip = plaintext_auth, hide_client_ip
-
-    def _plaintext_allowed(self, session: SmtpSession) -> bool:
-        return (session.tls_active or self.plaintext_auth == "always"
-                or (self.plaintext_auth == "loopback" and session.client.is_loopback))
-
-    def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]:
-        # RFC 4954 §4: PLAIN and LOGIN send the password itself; without TLS they are not offered.
-        return MECHANISMS if self._plaintext_allowed(session) else ()
-
-    def auth_refusal(self, session: SmtpSession) -> Reply | None:
-        return None if self._plaintext_allowed(session) else replies.STARTTLS_REQUIRED
-
-    async def lookup(self, identity: str) -> Any:
-        return await credentials_of(self.store, identity)
+        self.hide_client_ip = hide_client_ip
+        self.authenticator = Authenticator(partial(credentials_of, store), plaintext_auth=plaintext_auth,
+                                           throttle=throttle)
 
     async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None:
         sendable = await self.store.directory.sendable_addresses(peer.authenticated_as or "")

@@ -17,7 +17,7 @@ async def start_smtp(run: Running, sock: socket.socket) -> None:
     policy = InboundPolicy(store=run.store, router=run.router, mda=run.mda, handoff=run.handoff,
                            hostname=config.server_name)
     listener = SmtpListener(policy_for=lambda: policy, hostname=config.server_name, limits=config.smtp,
-                            tls_context=run.tls, implicit_tls=False, throttle=None,
+                            tls_context=run.tls, implicit_tls=False,
                             spool_dir=config.data_path / "spool")
     await listener.start(sock)
     run.stoppers.append(listener.stop)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from postoffice.auth.authenticator import Authenticator
 from postoffice.mda.deliver import LocalDelivery
 from postoffice.message.headers import get_header, prepend_headers
 from postoffice.mta.delivery import Accepted, Draft, QueueDelivery, envelope_of
@@ -22,7 +22,7 @@ from postoffice.mta.routing import Router
 from postoffice.smtp import replies
 from postoffice.smtp.received import received_header
 from postoffice.smtp.replies import Reply
-from postoffice.smtp.session import Peer, SmtpSession
+from postoffice.smtp.session import Peer
 from postoffice.smtp.wire import MailFrom, RcptTo
 from postoffice.store.api import QueuedMessage, Store
 from postoffice.trace.events import Arrival, Event, Stage
@@ -61,19 +61,11 @@ class InboundFinisher:
 class InboundPolicy:
     name = "smtp"
     requires_auth = False
+    authenticator: Authenticator | None = None  # no AUTH on port 25: relaying is for authenticated submission
 
     def __init__(self, *, store: Store, router: Router, mda: LocalDelivery, handoff: Callable[[QueuedMessage], None],
                  hostname: str) -> None:
         self.store, self.router, self.mda, self.handoff, self.hostname = store, router, mda, handoff, hostname
-
-    def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]:
-        return ()
-
-    def auth_refusal(self, session: SmtpSession) -> Reply | None:
-        return replies.NOT_IMPLEMENTED  # AUTH is not offered on this port
-
-    async def lookup(self, identity: str) -> Any:
-        return None
 
     async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None:
         return None

@@ -27,7 +27,6 @@ from postoffice.smtp.data import ChunkReader, DataReader
 from postoffice.smtp.replies import Reply
 from postoffice.smtp.session import Client, Limits, Outcome, Policy, SmtpSession, Then
 from postoffice.smtp.wire import parse_command
-from postoffice.auth.throttle import LoginThrottle
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
 
 log = logging.getLogger(__name__)
@@ -135,23 +134,20 @@ class Connection(LineConnection):
             raise
 
     async def read_auth_line(self) -> None:
-        line = await self.next_line()
-        if line is None:
-            await self.act(self.session.refuse(replies.AUTH_LINE_TOO_LONG))
-            return
-        await self.act(await self.session.auth_line(line))
+        await self.act(await self.session.auth_line(await self.next_line()))
 
 
 class SmtpListener(Listener):
     """One SMTP port: the MTA's, or the MSA's with STARTTLS, or the MSA's with implicit TLS."""
 
     def __init__(self, *, policy_for: Callable[[], Policy], hostname: str, limits: SmtpLimits,
-                 tls_context: ssl.SSLContext, implicit_tls: bool, throttle: LoginThrottle | None,
+                 tls_context: ssl.SSLContext, implicit_tls: bool, channel_binding: bytes | None = None,
                  spool_dir: Path) -> None:
         super().__init__(name="smtp", tls_context=tls_context, implicit_tls=implicit_tls,
                          max_connections_per_ip=limits.max_connections_per_ip, max_connections=limits.max_connections,
                          too_many=replies.TOO_MANY_CONNECTIONS.encode(), goodbye=replies.SHUTTING_DOWN.encode())
-        self.policy_for, self.hostname, self.limits, self.throttle = policy_for, hostname, limits, throttle
+        self.policy_for, self.hostname, self.limits = policy_for, hostname, limits
+        self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
         self.spool_dir = spool_dir
         spool_dir.mkdir(parents=True, exist_ok=True)
 
@@ -160,7 +156,7 @@ class SmtpListener(Listener):
             policy=self.policy_for(), hostname=self.hostname, client=Client(ip, port, is_loopback(ip)),
             limits=Limits(max_message_bytes=self.limits.max_message_bytes, max_line_bytes=self.limits.max_line_bytes,
                           max_recipients=self.limits.max_recipients, max_errors=self.limits.max_errors),
-            throttle=self.throttle, tls_available=not self.implicit_tls, tls_active=self.implicit_tls)
+            tls_available=not self.implicit_tls, tls_active=self.implicit_tls, channel_binding=self.channel_binding)
         if self.implicit_tls:
             session.tls_version = tls_version(writer)
         conn = Connection(self, reader, writer, session)

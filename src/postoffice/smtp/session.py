@@ -8,7 +8,9 @@ how the message is fixed up) is the `Policy`'s; routing, queueing and delivery s
 
 RFCs: 5321 (commands, sequence, §4.5.3 limits), 1870 SIZE, 2920 PIPELINING (the listener batches
 replies), 3030 CHUNKING, 6152 8BITMIME, 6531 SMTPUTF8, 3461 DSN parameters (kept with the queued
-message), 2034/3463 enhanced codes (in every reply), 3207 STARTTLS, 4954 AUTH with SASL-IR.
+message), 2034/3463 enhanced codes (in every reply), 3207 STARTTLS, 4954 AUTH with SASL-IR (the
+login itself is `auth.authenticator`'s: mechanisms offered, SASL steps, throttling; this module
+maps its answers to replies).
 Left out: BINARYMIME (not advertised), EXPN (502: nobody gets to list an alias's members), VRFY
 answers 252 without saying whether a user exists (RFC 5321 §3.5.3).
 
@@ -19,17 +21,15 @@ is 451 4.3.0 and never a 5xx; an exception never leaves `handle`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from postoffice.auth import sasl
-from postoffice.auth.throttle import LoginThrottle
+from postoffice.auth import authenticator as login
 from postoffice.smtp import replies
 from postoffice.smtp.data import ChunkEnd, DataEnd
 from postoffice.smtp.replies import Refused, Reply
@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"})
 RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
-AUTH_FAILURE_TEXT = {sasl.MALFORMED.reason: replies.BAD_BASE64, sasl.CANCELLED.reason: replies.AUTH_CANCELLED}
+# The replies of a failed AUTH that are the client's mistake; every other failure is 535 5.7.8.
+AUTH_ERRORS = {login.Reason.MALFORMED: replies.BAD_BASE64, login.Reason.CANCELLED: replies.AUTH_CANCELLED,
+               login.Reason.TOO_LONG: replies.AUTH_LINE_TOO_LONG}
 
 
 class State(enum.Enum):
@@ -129,9 +131,7 @@ class Policy(Protocol):
     name: str  # "smtp" or "submission": for logs and the journey
     requires_auth: bool
 
-    def auth_mechanisms(self, session: SmtpSession) -> tuple[str, ...]: ...
-    def auth_refusal(self, session: SmtpSession) -> Reply | None: ...
-    async def lookup(self, identity: str) -> Any: ...
+    authenticator: login.Authenticator | None  # None: AUTH is not offered on this port
     async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None: ...
     def check_rcpt(self, peer: Peer, cmd: RcptTo) -> Reply | None: ...
     def open_delivery(self, peer: Peer, cmd: MailFrom) -> Delivery: ...
@@ -156,9 +156,9 @@ class SmtpSession:
     hostname: str
     client: Client
     limits: Limits = field(default_factory=Limits)
-    throttle: LoginThrottle | None = None
     tls_available: bool = True
     tls_active: bool = False
+    channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
     tls_version: str | None = None  # "TLSv1.3" once TLS is up, for the journey
     state: State = State.GREETING
     helo: str = ""
@@ -166,9 +166,7 @@ class SmtpSession:
     authenticated_as: str | None = None
     errors: int = 0
     tx: Transaction | None = None
-    _sasl: sasl.SaslExchange | None = None
-    _sasl_success: sasl.Success | None = None
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _exchange: login.Exchange | None = None  # the AUTH exchange waiting for the client's next line
 
     def greeting(self) -> Reply:
         return replies.greeting(self.hostname)
@@ -240,21 +238,24 @@ class SmtpSession:
             return await self.data_end(end, content)
         return Outcome(replies.chunk_received(end.size))
 
-    async def auth_line(self, line: bytes) -> Outcome:
-        """One line of the client's SASL response (RFC 4954 §4)."""
-        exchange, self._sasl = self._sasl, None
+    async def auth_line(self, line: bytes | None) -> Outcome:
+        """One line of the client's SASL response (RFC 4954 §4); None for one too long to read."""
+        exchange, self._exchange = self._exchange, None
         if exchange is None:
-            return Outcome(replies.BAD_SEQUENCE)
+            return self._error(replies.AUTH_LINE_TOO_LONG) if line is None else Outcome(replies.BAD_SEQUENCE)
+        if line is None:
+            return self._auth_failed(exchange, exchange.cancel(login.Reason.TOO_LONG))
         if line.strip() == b"*":
+            exchange.cancel()
             return Outcome(replies.AUTH_CANCELLED)
-        if self._sasl_success is not None:  # the client acknowledged the server's final data
-            success, self._sasl_success = self._sasl_success, None
-            return self._authenticated(success.identity)
+        if exchange.awaits_acknowledgement:
+            # The answer to SCRAM's final data is not looked at: any line completes the login.
+            return await self._auth_step(exchange, b"")
         try:
             response = base64.b64decode(line.strip(), validate=True)
         except (binascii.Error, ValueError):
             return self._error(replies.BAD_BASE64)
-        return await self._sasl_step(exchange, response)
+        return await self._auth_step(exchange, response)
 
     def tls_started(self, version: str | None = None) -> None:
         """RFC 3207 §4.2: the client must greet again, and nothing from before TLS is kept."""
@@ -308,7 +309,8 @@ class SmtpSession:
                "DSN", "ENHANCEDSTATUSCODES"]
         if self.tls_available and not self.tls_active:
             out.append("STARTTLS")
-        mechanisms = self.policy.auth_mechanisms(self)
+        auth = self.policy.authenticator
+        mechanisms = auth.mechanisms(self.login_peer) if auth is not None else ()
         if mechanisms:
             out.append("AUTH " + " ".join(mechanisms))
         return out
@@ -379,39 +381,43 @@ class SmtpSession:
             self.state = State.READY
         return Outcome(reply, Then.READ_CHUNK, chunk_size=size or 0, last=last, discard=True)
 
+    @property
+    def login_peer(self) -> login.Peer:
+        """The connection as the authenticator sees it."""
+        return login.Peer(self.client.ip, self.client.is_loopback, self.tls_active,
+                          self.channel_binding if self.tls_active else None)
+
     async def _auth(self, cmd: Auth) -> Outcome:
         if self.authenticated_as is not None:
             return self._error(replies.BAD_SEQUENCE)  # RFC 4954 §4: once per session
-        if refusal := self.policy.auth_refusal(self):
-            return self._error(refusal)
-        if cmd.mechanism not in self.policy.auth_mechanisms(self):
+        auth = self.policy.authenticator
+        if auth is None:
+            return self._error(replies.NOT_IMPLEMENTED)  # AUTH is not offered on this port
+        exchange = auth.start(cmd.mechanism, self.login_peer)
+        if isinstance(exchange, login.Failed):
+            if exchange.reason is login.Reason.PLAINTEXT_REFUSED:
+                return self._error(replies.STARTTLS_REQUIRED)
             return self._error(replies.MECHANISM_NOT_SUPPORTED)
-        exchange = sasl.start(cmd.mechanism, self.policy.lookup)
-        return await self._sasl_step(exchange, cmd.initial_response)
+        return await self._auth_step(exchange, cmd.initial_response)
 
-    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
-        step = await exchange.step(response)
-        if isinstance(step, sasl.Challenge):
-            self._sasl = exchange
-            return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
-        if isinstance(step, sasl.Success):
-            if step.data:  # SCRAM's server-final message: sent as a challenge, acknowledged empty
-                self._sasl, self._sasl_success = exchange, step
-                return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
-            return self._authenticated(step.identity)
-        if step.reason in AUTH_FAILURE_TEXT:
-            return self._error(AUTH_FAILURE_TEXT[step.reason])
-        if self.throttle is not None:
-            await self.throttle.failed(self.client.ip, None, self.sleep)
-        log.info("%s: failed AUTH %s from %s", self.policy.name, exchange.mechanism, self.client.label)
+    async def _auth_step(self, exchange: login.Exchange, response: bytes | None) -> Outcome:
+        answer = await exchange.step(response)
+        if isinstance(answer, login.Failed):
+            return self._auth_failed(exchange, answer)
+        if isinstance(answer, login.Authenticated):
+            self.authenticated_as = answer.identity
+            log.info("%s: %s authenticated as %s", self.policy.name, self.client.label, answer.identity)
+            return Outcome(replies.AUTH_OK)
+        # A challenge; with SCRAM the last one is the server's final data, acknowledged empty.
+        self._exchange = exchange
+        return Outcome(replies.auth_challenge(answer.data), Then.READ_AUTH_LINE)
+
+    def _auth_failed(self, exchange: login.Exchange, failed: login.Failed) -> Outcome:
+        if failed.reason in AUTH_ERRORS:
+            return self._error(AUTH_ERRORS[failed.reason])
+        log.info("%s: failed AUTH %s from %s (%s)", self.policy.name, exchange.mechanism, self.client.label,
+                 failed.reason.value)
         return self._error(replies.AUTH_FAILED)
-
-    def _authenticated(self, identity: str) -> Outcome:
-        self.authenticated_as = identity
-        if self.throttle is not None:
-            self.throttle.record_success(self.client.ip, identity)
-        log.info("%s: %s authenticated as %s", self.policy.name, self.client.label, identity)
-        return Outcome(replies.AUTH_OK)
 
     # --- helpers ---------------------------------------------------------------------------------
 
