@@ -10,23 +10,20 @@ RFC 1939 §6), so a dropped connection deletes nothing. One POP3 session per acc
 UIDL values are "UIDVALIDITY.UID": unique and stable for the life of the mailbox, and the same
 message IMAP knows by that UID. LIST sizes are the octets RETR sends before byte-stuffing, which
 are the stored octets: messages are stored with CRLF line ends.
+Logging in (the plaintext policy, the mechanisms, SASL steps, throttling) is `auth.authenticator`'s;
+this module maps its answers to POP3 replies.
 Left out: APOP (it needs the password in clear on the server; refused with a pointer to STLS).
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from postoffice.addresses import normalize_address
-from postoffice.auth import sasl
-from postoffice.auth.accounts import credentials_of
-from postoffice.auth.passwords import fake_verify_password_async, verify_password_async
-from postoffice.auth.throttle import LoginThrottle
+from postoffice.auth.authenticator import Authenticated, Authenticator, Exchange, Failed, Peer, Reason
 from postoffice.pop3 import replies
 from postoffice.pop3.replies import Reply
 from postoffice.pop3.wire import (
@@ -111,19 +108,18 @@ class Pop3Session:
     client_ip: str
     is_loopback: bool
     locks: MaildropLocks
-    throttle: LoginThrottle | None = None
-    plaintext_auth: str = "loopback"
+    authenticator: Authenticator
     max_errors: int = 10
     tls_available: bool = True
     tls_active: bool = False
+    channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
     state: State = State.AUTHORIZATION
     user: str | None = None
     account: int | None = None
     address: str | None = None
     maildrop: Maildrop | None = None
     errors: int = 0
-    _sasl: sasl.SaslExchange | None = None
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _exchange: Exchange | None = None  # the AUTH exchange waiting for the client's next line
 
     def greeting(self) -> Reply:
         return replies.greeting(self.hostname)
@@ -172,9 +168,14 @@ class Pop3Session:
 
     # --- authorization ---------------------------------------------------------------------------
 
+    @property
+    def peer(self) -> Peer:
+        """The connection as the authenticator sees it."""
+        return Peer(self.client_ip, self.is_loopback, self.tls_active,
+                    self.channel_binding if self.tls_active else None)
+
     def _plaintext_allowed(self) -> bool:
-        return (self.tls_active or self.plaintext_auth == "always"
-                or (self.plaintext_auth == "loopback" and self.is_loopback))
+        return self.authenticator.plaintext_allowed(self.peer)
 
     def capabilities(self) -> list[str]:
         """RFC 2449 §6 capabilities, each only when it can be used now."""
@@ -182,7 +183,7 @@ class Pop3Session:
                 "IMPLEMENTATION postoffice"]
         if self.state is State.AUTHORIZATION:
             if self._plaintext_allowed():
-                caps += ["USER", "SASL " + " ".join(sasl.MECHANISMS)]
+                caps += ["USER", "SASL " + " ".join(self.authenticator.mechanisms(self.peer))]
             if self.tls_available and not self.tls_active:
                 caps.append("STLS")
         return caps
@@ -263,69 +264,60 @@ class Pop3Session:
         if self.user is None:
             return self.refuse(replies.NOT_IN_THIS_STATE)  # RFC 1939 §7: PASS only after USER
         user, self.user = self.user, None
-        credentials = await self._lookup(user)
-        if credentials is None:
-            # An unknown account costs what a wrong password does: the delay must not tell which exist.
-            await fake_verify_password_async(password)
-            return await self._failed(user)
-        if not await verify_password_async(credentials, password):
-            return await self._failed(user)
-        return await self._open(user)
+        answer = await self.authenticator.login(self.peer, user, password)
+        if isinstance(answer, Failed):
+            return self._failed(answer)
+        return await self._open(answer.identity)
 
     async def _auth(self, cmd: Auth) -> Outcome:
         if cmd.mechanism is None:  # RFC 5034 §4: AUTH alone lists the mechanisms
-            return Outcome(replies.AUTH_MECHANISMS_FOLLOW, body=multiline(sasl.MECHANISMS))
-        if not self._plaintext_allowed():
-            return self.refuse(replies.PLAINTEXT_REFUSED)
-        try:
-            exchange = sasl.start(cmd.mechanism, self._lookup)
-        except sasl.UnknownMechanism:
+            return Outcome(replies.AUTH_MECHANISMS_FOLLOW, body=multiline(self.authenticator.available(self.peer)))
+        exchange = self.authenticator.start(cmd.mechanism, self.peer)
+        if isinstance(exchange, Failed):
+            if exchange.reason is Reason.PLAINTEXT_REFUSED:
+                return self.refuse(replies.PLAINTEXT_REFUSED)
             return self.refuse(replies.MECHANISM_NOT_SUPPORTED)
-        return await self._sasl_step(exchange, cmd.initial_response)
+        return await self._auth_step(exchange, cmd.initial_response)
 
     async def auth_line(self, line: bytes) -> Outcome:
         """One line of the client's SASL response (RFC 5034 §4)."""
-        exchange, self._sasl = self._sasl, None
+        exchange, self._exchange = self._exchange, None
         if exchange is None:
             return self.refuse(replies.NOT_IN_THIS_STATE)
         response = parse_auth_response(line)
         if isinstance(response, CancelResponse):
+            exchange.cancel()
             return self.refuse(replies.AUTH_CANCELLED)
         if isinstance(response, BadCommand):
+            exchange.cancel(Reason.MALFORMED)
             return self.refuse(response.reply)
-        return await self._sasl_step(exchange, response)
+        return await self._auth_step(exchange, response)
 
-    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
-        step = await exchange.step(response)
-        if isinstance(step, sasl.Challenge):
-            self._sasl = exchange
-            return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
-        if isinstance(step, sasl.Success):
-            if step.data:  # SCRAM's server-final message: a last challenge, acknowledged empty
-                self._sasl = sasl.Acknowledged(step)
-                return Outcome(replies.auth_challenge(step.data), Then.READ_AUTH_LINE)
-            return await self._open(step.identity)
-        if step.reason == sasl.MALFORMED.reason:
+    async def _auth_step(self, exchange: Exchange, response: bytes | None) -> Outcome:
+        answer = await exchange.step(response)
+        if isinstance(answer, Authenticated):
+            return await self._open(answer.identity)
+        if isinstance(answer, Failed):
+            return self._failed(answer)
+        # A challenge; with SCRAM the last one is the server's final data, acknowledged empty.
+        self._exchange = exchange
+        return Outcome(replies.auth_challenge(answer.data), Then.READ_AUTH_LINE)
+
+    def _failed(self, failed: Failed) -> Outcome:
+        if failed.reason is Reason.MALFORMED:
             return self.refuse(replies.BAD_ARGUMENTS)
-        return await self._failed(None)
-
-    async def _lookup(self, identity: str) -> Any:
-        return await credentials_of(self.store, identity)
-
-    async def _failed(self, user: str | None) -> Outcome:
-        if self.throttle is not None:
-            await self.throttle.failed(self.client_ip, user, self.sleep)
-        log.info("pop3: failed login from %s", self.client_ip)
+        if failed.reason is Reason.CANCELLED:
+            return self.refuse(replies.AUTH_CANCELLED)
+        log.info("pop3: failed login from %s (%s)", self.client_ip, failed.reason.value)
         return self.refuse(replies.AUTH_FAILED)
 
     async def _open(self, identity: str) -> Outcome:
         """Authenticated: lock the maildrop and take its snapshot (RFC 1939 §4)."""
         address = normalize_address(identity)
         account = await self.store.directory.find_account(address)
-        if account is None:
-            return await self._failed(identity)
-        if self.throttle is not None:
-            self.throttle.record_success(self.client_ip, address)
+        if account is None:  # verified, then gone: counted as a failure all the same
+            await self.authenticator.failed(self.peer, identity)
+            return self._failed(Failed(Reason.BAD_CREDENTIALS))
         if not self.locks.acquire(account.id):
             return Outcome(replies.IN_USE)
         self.account, self.address = account.id, account.address
