@@ -473,16 +473,3 @@ class _Scram(SaslExchange):
         # RFC 5802 §5.1 "e=" is optional on failure; the protocol's failure reply says enough.
         return Success(self._identity, server_final.encode("ascii"))
 
-
-class Acknowledged(SaslExchange):
-    """After SCRAM's server-final message, sent as a last challenge (IMAP and POP3 have no
-    "additional data with success"): the client's empty answer completes the login."""
-
-    mechanism = "SCRAM-SHA-256"
-
-    def __init__(self, success: Success) -> None:
-        super().__init__()
-        self._success = success
-
-    async def _step(self, response: bytes | None) -> Step:
-        return Success(self._success.identity) if not response else MALFORMED

@@ -18,8 +18,12 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from functools import partial
 from typing import Any
 
+from postoffice.auth.accounts import credentials_of
+from postoffice.auth.authenticator import Authenticator
+from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Imap as ImapConfig
 from postoffice.imap import responses as r
 from postoffice.imap.session import ImapSession, Outcome, Then
@@ -131,17 +135,20 @@ class Connection(LineConnection):
 
 class ImapListener(Listener):
     def __init__(self, *, store: Any, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
-                 implicit_tls: bool, throttle: Any) -> None:
+                 implicit_tls: bool, throttle: LoginThrottle | None, channel_binding: bytes | None = None) -> None:
         super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls,
                          max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
                          too_many=TOO_MANY, goodbye=SHUTTING_DOWN)
-        self.store, self.hostname, self.config, self.throttle = store, hostname, config, throttle
+        self.store, self.hostname, self.config = store, hostname, config
+        self.authenticator = Authenticator(partial(credentials_of, store), plaintext_auth=config.plaintext_auth,
+                                           throttle=throttle)
+        self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
         self.limits = Limits(max_line=config.max_line_bytes, max_literal=config.max_append_bytes,
                              max_command=2 * config.max_append_bytes + config.max_line_bytes)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
         session = ImapSession(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
-                              throttle=self.throttle, plaintext_auth=self.config.plaintext_auth,
+                              authenticator=self.authenticator, channel_binding=self.channel_binding,
                               tls_available=not self.implicit_tls, tls_active=self.implicit_tls,
                               append_limit=self.config.max_append_bytes,
                               max_errors=self.config.max_errors)
@@ -153,7 +160,7 @@ class ImapListener(Listener):
 async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the IMAP listener on `sock`: 143 with STARTTLS, or 993 with implicit TLS."""
     listener = ImapListener(store=run.store, hostname=run.config.server_name, config=run.config.imap, tls_context=run.tls,
-                            implicit_tls=implicit_tls, throttle=run.throttle)
+                            implicit_tls=implicit_tls, throttle=run.throttle, channel_binding=run.channel_binding)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 

@@ -9,7 +9,8 @@ States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what 
 `commands/messages.py`; CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS and APPEND
 (MULTIAPPEND, APPENDLIMIT, BINARY literal8, UTF8 data) in `commands/mailboxes.py`; LIST (with
 LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN) and LSUB in `commands/listing.py`; NAMESPACE
-(RFC 2342), ENABLE, ID and authentication here.
+(RFC 2342), ENABLE, ID and authentication here (the login itself is `auth.authenticator`'s: the
+plaintext policy, the mechanisms, SASL steps and throttling; this module maps its answers).
 
 Invariants:
 - the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
@@ -38,10 +39,8 @@ from typing import Any
 
 import postoffice
 from postoffice.addresses import BadAddress, normalize_address
-from postoffice.auth import sasl
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.passwords import fake_verify_password_async, verify_password_async
-from postoffice.auth.throttle import LoginThrottle
+from postoffice.auth.authenticator import Authenticated, Authenticator, Exchange, Failed, Peer, Reason
 from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
 from postoffice.imap.wire import (
@@ -113,17 +112,17 @@ class ImapSession:
     hostname: str
     client_ip: str
     is_loopback: bool
-    throttle: LoginThrottle | None = None
-    plaintext_auth: str = "loopback"
+    authenticator: Authenticator | None = None  # None: the default policy, without throttling
     tls_available: bool = True
     tls_active: bool = False
+    channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
     state: State = State.NOT_AUTHENTICATED
     account: int | None = None
     address: str | None = None
     selected: SelectedMailbox | None = None
     feed: asyncio.Queue | None = None  # the selected mailbox's change feed
     _feed_cm: Any = None
-    _sasl: sasl.SaslExchange | None = None
+    _exchange: Exchange | None = None  # the AUTHENTICATE exchange waiting for the client's answer
     _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
     sleep: Any = asyncio.sleep
     enabled: set[str] = field(default_factory=set)  # what ENABLE turned on (RFC 5161), upper-case
@@ -133,6 +132,10 @@ class ImapSession:
     # Sends a command's untagged responses ahead of its completion (the listener writes and drains):
     # a FETCH of many large messages is written as it goes instead of being held whole in memory.
     emit: Any = None
+
+    def __post_init__(self) -> None:
+        if self.authenticator is None:
+            self.authenticator = Authenticator(lambda identity: credentials_of(self.store, identity))
 
     @property
     def rev2(self) -> bool:
@@ -300,9 +303,16 @@ class ImapSession:
 
     # --- not authenticated ---------------------------------------------------------------------------
 
-    def _plaintext_allowed(self) -> bool:
-        return (self.tls_active or self.plaintext_auth == "always"
-                or (self.plaintext_auth == "loopback" and self.is_loopback))
+    @property
+    def auth(self) -> Authenticator:
+        assert self.authenticator is not None  # set in __post_init__
+        return self.authenticator
+
+    @property
+    def peer(self) -> Peer:
+        """The connection as the authenticator sees it."""
+        return Peer(self.client_ip, self.is_loopback, self.tls_active,
+                    self.channel_binding if self.tls_active else None)
 
     def capabilities(self) -> list[str]:
         """RFC 9051 §7.2.2: only what works now."""
@@ -316,8 +326,8 @@ class ImapSession:
         if self.state is State.NOT_AUTHENTICATED:
             if self.tls_available and not self.tls_active:
                 caps.append("STARTTLS")
-            if self._plaintext_allowed():
-                caps += ["AUTH=" + m for m in sasl.MECHANISMS] + ["SASL-IR"]  # RFC 4959
+            if self.auth.plaintext_allowed(self.peer):
+                caps += ["AUTH=" + m for m in self.auth.mechanisms(self.peer)] + ["SASL-IR"]  # RFC 4959
             else:
                 caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3
         return caps
@@ -326,80 +336,70 @@ class ImapSession:
         self.tls_active = True
 
     async def _login(self, cmd: Login) -> Outcome:
-        if not self._plaintext_allowed():
-            return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
-        credentials = await self._credentials(cmd.userid)
-        if credentials is None:
-            # An unknown account costs what a wrong password does: the delay must not tell which exist.
-            await fake_verify_password_async(cmd.password)
-            return await self._failed(cmd.tag, cmd.userid)
-        if not await verify_password_async(credentials, cmd.password):
-            return await self._failed(cmd.tag, cmd.userid)
-        return await self._open(cmd.tag, cmd.userid)
-
-    async def _credentials(self, identity: str) -> Any:
-        return await credentials_of(self.store, identity)
+        answer = await self.auth.login(self.peer, cmd.userid, cmd.password)
+        if isinstance(answer, Authenticated):
+            return await self._open(cmd.tag, answer.identity)
+        return self._failed(cmd.tag, answer)
 
     async def _authenticate(self, cmd: Authenticate) -> Outcome:
-        if not self._plaintext_allowed():
-            return Outcome(r.tagged(cmd.tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
-        try:
-            exchange = sasl.start(cmd.mechanism, self._credentials)
-        except sasl.UnknownMechanism:
-            # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
-            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "Unsupported mechanism"))
+        exchange = self.auth.start(cmd.mechanism, self.peer)
+        if isinstance(exchange, Failed):
+            return self._failed(cmd.tag, exchange)
         self._pending_tag = cmd.tag
         # RFC 4959 §3: an initial response ("=" for an empty one) is the first client answer.
-        return await self._sasl_step(exchange, cmd.initial_response)
+        return await self._auth_step(exchange, cmd.initial_response)
 
     async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
         """The client's answer to a challenge (RFC 9051 §6.2.2)."""
-        exchange, self._sasl = self._sasl, None
+        exchange, self._exchange = self._exchange, None
         tag = self._pending_tag
         if isinstance(response, BadCommand) or exchange is None:
-            return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+            return self._failed(tag, exchange.cancel(Reason.MALFORMED) if exchange else Failed(Reason.MALFORMED))
         if response.data is None:
-            return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
+            return self._failed(tag, exchange.cancel())
         try:
-            return await self._sasl_step(exchange, response.data)
+            return await self._auth_step(exchange, response.data)
         except Exception:
             log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
             return Outcome(r.tagged(tag, "NO", r.SERVERBUG, "Internal error, try again later"))
 
-    async def _sasl_step(self, exchange: sasl.SaslExchange, response: bytes | None) -> Outcome:
-        step = await exchange.step(response)
+    async def _auth_step(self, exchange: Exchange, response: bytes | None) -> Outcome:
+        answer = await exchange.step(response)
         tag = self._pending_tag
-        if isinstance(step, sasl.Challenge):
-            self._sasl = exchange
-            return Outcome(r.continuation_base64(step.data) if step.data else b"+ \r\n", Then.READ_AUTH_LINE)
-        if isinstance(step, sasl.Success):
-            if step.data:  # SCRAM's server-final message: a last challenge, answered empty (RFC 9051 §6.2.2)
-                self._sasl = sasl.Acknowledged(step)
-                return Outcome(r.continuation_base64(step.data), Then.READ_AUTH_LINE)
-            return await self._open(tag, step.identity)
-        if step.reason == sasl.MALFORMED.reason:
-            return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
-        if step.reason == sasl.AUTHZID_MISMATCH.reason:
-            # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
-            return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
-        return await self._failed(tag, None)
+        if isinstance(answer, Authenticated):
+            return await self._open(tag, answer.identity)
+        if isinstance(answer, Failed):
+            return self._failed(tag, answer)
+        # A challenge; with SCRAM the last one is the server's final data, answered empty.
+        self._exchange = exchange
+        return Outcome(r.continuation_base64(answer.data) if answer.data else b"+ \r\n", Then.READ_AUTH_LINE)
 
-    async def _failed(self, tag: str, user: str | None) -> Outcome:
-        if self.throttle is not None:
-            await self.throttle.failed(self.client_ip, user, self.sleep)
-        log.info("imap: failed login from %s", self.client_ip)
+    def _failed(self, tag: str, failed: Failed) -> Outcome:
+        match failed.reason:
+            case Reason.PLAINTEXT_REFUSED:
+                return Outcome(r.tagged(tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
+            case Reason.UNKNOWN_MECHANISM:
+                # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
+                return Outcome(r.tagged(tag, "NO", r.CANNOT, "Unsupported mechanism"))
+            case Reason.MALFORMED | Reason.TOO_LONG:
+                return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+            case Reason.CANCELLED:
+                return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
+            case Reason.AUTHZID_REFUSED:
+                # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
+                return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
+        log.info("imap: failed login from %s (%s)", self.client_ip, failed.reason.value)
         return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
 
     async def _open(self, tag: str, identity: str) -> Outcome:
         try:
             address = normalize_address(identity)
+            account = await self.store.directory.find_account(address)
         except BadAddress:
-            return await self._failed(tag, None)
-        account = await self.store.directory.find_account(address)
-        if account is None:
-            return await self._failed(tag, identity)
-        if self.throttle is not None:
-            self.throttle.record_success(self.client_ip, address)
+            account = None
+        if account is None:  # verified, then gone: counted as a failure all the same
+            await self.auth.failed(self.peer, identity)
+            return self._failed(tag, Failed(Reason.BAD_CREDENTIALS))
         self.account, self.address = account.id, account.address
         self.state = State.AUTHENTICATED
         log.info("imap: %s logged in from %s", self.address, self.client_ip)
