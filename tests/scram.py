@@ -1,4 +1,6 @@
-"""A SCRAM-SHA-256 client (RFC 5802 §3, RFC 7677) for the protocol tests, written from the RFC."""
+"""SCRAM clients for the protocol tests: SCRAM-SHA-256 (RFC 5802 §3, RFC 7677) written from the RFC,
+and SCRAM-SHA-256-PLUS from scramp, the library the server uses, with the channel binding computed
+on the client's side of the TLS connection."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+import ssl
+
+import scramp
 
 
 class ScramClient:
@@ -33,3 +38,11 @@ class ScramClient:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def plus_client(user: str, password: str, tls_sock: ssl.SSLSocket, *,
+                binding: bytes | None = None) -> scramp.ScramClient:
+    """A SCRAM-SHA-256-PLUS client (scramp's) bound to the certificate `tls_sock` was shown
+    (RFC 5929 tls-server-end-point); `binding` replaces that, to play a man in the middle."""
+    return scramp.ScramClient(["SCRAM-SHA-256-PLUS"], user, password,
+                              channel_binding=("tls-server-end-point", binding or tls_sock))
