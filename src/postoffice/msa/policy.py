@@ -60,7 +60,7 @@ class SubmissionFinisher:
         hidden = self.hide_client_ip
         arrival = Arrival(protocol="submission", helo=peer.helo, client_ip=None if hidden else peer.client.ip,
                           client_port=None if hidden else peer.client.port, tls=peer.tls)
-        events = [Event(Stage.SUBMITTED, arrival), Event(Stage.AUTHENTICATED, Login(login=self.login))]
+        events = [Event(Stage.SUBMITTED, arrival), Event(Stage.AUTHENTICATED, Login(login=self.login, mechanism=peer.mechanism))]
         if fixed.changes:
             events.append(Event(Stage.FIXED_UP, FixUp(changes=tuple(fixed.changes))))
         return Accepted(fixed.content, fixed.message_id, tuple(events))

@@ -112,6 +112,7 @@ class Peer:
     helo: str
     tls: str | None  # the TLS version in use; None in clear
     authenticated_as: str | None
+    mechanism: str | None = None  # the SASL mechanism of the login
 
 
 class Delivery(Protocol):
@@ -164,6 +165,7 @@ class SmtpSession:
     helo: str = ""
     esmtp: bool = False
     authenticated_as: str | None = None
+    auth_mechanism: str | None = None
     errors: int = 0
     tx: Transaction | None = None
     _exchange: login.Exchange | None = None  # the AUTH exchange waiting for the client's next line
@@ -173,7 +175,7 @@ class SmtpSession:
 
     def peer(self) -> Peer:
         tls = (self.tls_version or "TLS") if self.tls_active else None
-        return Peer(self.client, self.helo, tls, self.authenticated_as)
+        return Peer(self.client, self.helo, tls, self.authenticated_as, self.auth_mechanism)
 
     def connection_lost(self) -> None:
         """The connection is gone: a transaction under way ends without a message."""
@@ -261,7 +263,8 @@ class SmtpSession:
         """RFC 3207 §4.2: the client must greet again, and nothing from before TLS is kept."""
         self._end_transaction()
         self.tls_active, self.tls_version = True, version
-        self.state, self.helo, self.esmtp, self.authenticated_as = State.GREETING, "", False, None
+        self.state, self.helo, self.esmtp = State.GREETING, "", False
+        self.authenticated_as, self.auth_mechanism = None, None
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -405,7 +408,7 @@ class SmtpSession:
         if isinstance(answer, login.Failed):
             return self._auth_failed(exchange, answer)
         if isinstance(answer, login.Authenticated):
-            self.authenticated_as = answer.identity
+            self.authenticated_as, self.auth_mechanism = answer.identity, exchange.mechanism
             log.info("%s: %s authenticated as %s", self.policy.name, self.client.label, answer.identity)
             return Outcome(replies.AUTH_OK)
         # A challenge; with SCRAM the last one is the server's final data, acknowledged empty.
