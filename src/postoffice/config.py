@@ -9,13 +9,17 @@ key or a value of the wrong kind stops the start with one line naming the key an
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DEFAULT_DATA_DIR = "./postoffice-data"
 DATA_DIR_ENV = "POSTOFFICE_DATA"
@@ -25,13 +29,18 @@ class ConfigError(Exception):
     """A configuration problem, said in one line that names the key and the file."""
 
 
-def setting(default: Any, doc: str) -> Any:
+_T = TypeVar("_T")
+_Section = TypeVar("_Section", bound="DataclassInstance")
+
+
+def setting(default: _T, doc: str) -> _T:
+    """A field with its default and doc; typed as its value, the way `dataclasses.field` is."""
     if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+        return field(default_factory=lambda: copy.copy(default), metadata={"doc": doc})
     return field(default=default, metadata={"doc": doc})
 
 
-def section(cls: type, doc: str) -> Any:
+def section(cls: type[_T], doc: str) -> _T:
     return field(default_factory=cls, metadata={"doc": doc})
 
 
@@ -183,16 +192,16 @@ def load(path: str | os.PathLike[str] | None = None, *, data_dir: str | None = N
     return config
 
 
-def _build(cls: type, raw: dict[str, Any], where: str, prefix: str) -> Any:
+def _build(cls: type[_Section], raw: dict[str, Any], where: str, prefix: str) -> _Section:
     hints = get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for key, value in raw.items():
         name = f"{prefix}{key}"
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{name}'")
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{name}' must be a table")
             values[key] = _build(kind, value, where, prefix=f"{name}.")
@@ -201,8 +210,9 @@ def _build(cls: type, raw: dict[str, Any], where: str, prefix: str) -> Any:
     return cls(**values)
 
 
-def _coerce(kind: type, value: Any, where: str, name: str) -> Any:
-    # TOML already types its values; only refuse the wrong ones (a bool is not an int here).
+def _coerce(kind: object, value: Any, where: str, name: str) -> object:
+    # TOML already types its values (tomllib gives them as Any); only refuse the wrong ones (a
+    # bool is not an int here).
     if kind is bool:
         ok = isinstance(value, bool)
     elif kind is int:
@@ -228,10 +238,11 @@ def _coerce(kind: type, value: Any, where: str, name: str) -> Any:
     return value
 
 
-def _kind_name(kind: type) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-             dict[str, str]: "a table of strings", tuple[str, ...]: "a list of strings",
-             tuple[float, ...]: "a non-empty list of positive numbers"}
+def _kind_name(kind: object) -> str:
+    names: dict[object, str] = {
+        bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+        dict[str, str]: "a table of strings", tuple[str, ...]: "a list of strings",
+        tuple[float, ...]: "a non-empty list of positive numbers"}
     return names.get(kind, str(kind))
 
 
@@ -289,14 +300,15 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: 'mta.recipient_delimiter' must be one character or empty")
 
 
-def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
+def describe(cls: type[DataclassInstance] = Config, prefix: str = "") -> list[tuple[str, object, str]]:
     """Every setting as (key, default, doc): `postoffice config` prints these."""
-    out: list[tuple[str, Any, str]] = []
+    out: list[tuple[str, object, str]] = []
     hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            out.extend(describe(hints[f.name], f"{prefix}{f.name}."))
+        kind = hints[f.name]
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            out.extend(describe(kind, f"{prefix}{f.name}."))
         else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             out.append((f"{prefix}{f.name}", default, f.metadata["doc"]))
     return out
