@@ -57,41 +57,48 @@ class ParsedMessage:
     sort_date: datetime | None  # the Date field in UTC; None when absent or unparsable
     sort_subject: str  # RFC 5256 §2.1 base subject, casefolded
     preview: str  # up to PREVIEW_CHARS characters of the first text part, white space collapsed
+    _envelope: Envelope | dict[str, Any]  # an Envelope, or its JSON form until first use
+    _body: BodyPart | dict[str, Any]  # a BodyPart, or its JSON form until first use
 
-    def __init__(self, size: int, envelope: Envelope | dict, body: BodyPart | dict, headers: dict[str, list[str]],
+    def __init__(self, size: int, envelope: Envelope | dict[str, Any], body: BodyPart | dict[str, Any],
+                 headers: dict[str, list[str]],
                  sort_date: datetime | None, sort_subject: str, preview: str) -> None:
         set_ = object.__setattr__
         set_(self, "size", size)
-        set_(self, "_envelope", envelope)  # an Envelope, or its JSON form until first use
-        set_(self, "_body", body)  # a BodyPart, or its JSON form until first use
+        set_(self, "_envelope", envelope)
+        set_(self, "_body", body)
         set_(self, "headers", headers)
         set_(self, "sort_date", sort_date)
         set_(self, "sort_subject", sort_subject)
         set_(self, "preview", preview)
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ParsedMessage is immutable")
 
     @property
     def envelope(self) -> Envelope:
         """Raw field values (RFC 9051 §7.5.2)."""
-        if isinstance(self._envelope, dict):
-            object.__setattr__(self, "_envelope", _envelope_in(self._envelope))
-        return self._envelope
+        envelope = self._envelope
+        if isinstance(envelope, dict):
+            envelope = _envelope_in(envelope)
+            object.__setattr__(self, "_envelope", envelope)
+        return envelope
 
     @property
     def body(self) -> BodyPart:
         """The part tree; root offsets: 0, start of body, size."""
-        if isinstance(self._body, dict):
-            object.__setattr__(self, "_body", _part_in(self._body))
-        return self._body
+        body = self._body
+        if isinstance(body, dict):
+            body = _part_in(body)
+            object.__setattr__(self, "_body", body)
+        return body
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[ParsedMessage], tuple[object, ...]]:
         # pickle and copy restore slots with setattr, which an immutable value refuses.
         return (ParsedMessage, (self.size, self._envelope, self._body, self.headers, self.sort_date,
                                 self.sort_subject, self.preview))
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[object, ...]:
         return (self.size, self.envelope, self.body, self.headers, self.sort_date, self.sort_subject, self.preview)
 
     def __eq__(self, other: object) -> bool:
