@@ -9,13 +9,13 @@ import time
 from postoffice.addresses import domain_of
 from postoffice.auth.passwords import Credentials, decode_credentials, encode_credentials
 from postoffice.store.api import DEFAULT_MAILBOXES, Account, Alias, Conflict, NotFound
-from postoffice.store.sqlite.engine import Readers, Writer
+from postoffice.store.sqlite.engine import Readers, Row, Writer, inserted_id
 
 
 def next_uidvalidity(conn: sqlite3.Connection) -> int:
     """A UIDVALIDITY above every one given before (RFC 9051 §2.3.1.1: a mailbox deleted and made
     again under the same name must not reuse one), close to the clock so values look familiar."""
-    last = conn.execute("SELECT value FROM counters WHERE name = 'uidvalidity'").fetchone()[0]
+    last: int = conn.execute("SELECT value FROM counters WHERE name = 'uidvalidity'").fetchone()[0]
     value = max(last + 1, int(time.time()))
     if value > 0xFFFFFFFF:  # nz-number is 32 bits (RFC 9051 §9)
         value = last + 1
@@ -30,17 +30,18 @@ def create_mailbox(conn: sqlite3.Connection, account: int, name: str, special_us
         "INSERT INTO mailboxes (account, name, uidvalidity, special_use) VALUES (?, ?, ?, ?)",
         (account, name, next_uidvalidity(conn), special_use),
     )
-    return cur.lastrowid
+    return inserted_id(cur)
 
 
 def _domain_id(conn: sqlite3.Connection, domain: str) -> int:
     row = conn.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
     if row is None:
         raise NotFound(f"{domain} is not a local domain")
-    return row[0]
+    domain_id: int = row[0]
+    return domain_id
 
 
-def _account(row: tuple) -> Account:
+def _account(row: Row) -> Account:
     return Account(id=row[0], address=row[1], credentials=decode_credentials(json.loads(row[2])))
 
 
@@ -86,7 +87,7 @@ class SqliteDirectory:
                 "INSERT INTO accounts (address, domain, credentials, created) VALUES (?, ?, ?, ?)",
                 (address, domain, encoded, time.time()),
             )
-            account = cur.lastrowid
+            account = inserted_id(cur)
             conn.execute("INSERT INTO addresses (address, account) VALUES (?, ?)", (address, account))
             for name, special_use in DEFAULT_MAILBOXES:
                 create_mailbox(conn, account, name, special_use)
@@ -137,9 +138,14 @@ class SqliteDirectory:
 
     async def delivery_target(self, address: str) -> tuple[str, int] | None:
         """(the account's own address, the account) for an address that reaches an account."""
-        return self._r.quick(lambda c: c.execute(
-            "SELECT a.address, a.id FROM addresses x JOIN accounts a ON a.id = x.account WHERE x.address = ?",
-            (address,)).fetchone())
+
+        def job(conn: sqlite3.Connection) -> tuple[str, int] | None:
+            row = conn.execute(
+                "SELECT a.address, a.id FROM addresses x JOIN accounts a ON a.id = x.account WHERE x.address = ?",
+                (address,)).fetchone()
+            return (row[0], row[1]) if row else None
+
+        return self._r.quick(job)
 
     async def add_alias(self, alias: str, targets: list[str]) -> None:
         def job(conn: sqlite3.Connection) -> None:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
+# A result row as sqlite3 gives it: each value is of the type of the column the query named.
+Row = tuple[Any, ...]
 
 BUSY_TIMEOUT_MS = 30_000
 CHECKPOINT_INTERVAL_S = 1.0
@@ -45,6 +47,13 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid of the row the INSERT run by `cur` added."""
+    if cur.lastrowid is None:  # only after a statement that inserted nothing
+        raise sqlite3.OperationalError("the statement inserted no row")
+    return cur.lastrowid
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Applies the numbered migrations above `PRAGMA user_version`; returns the new version."""
     files = sorted(
@@ -54,7 +63,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         for f in files:
             number = int(f.name.split("_", 1)[0])
             if number > version:
@@ -71,7 +80,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    out, current = [], []
+    out: list[str] = []
+    current: list[str] = []
     for line in script.splitlines():
         current.append(line)
         if sqlite3.complete_statement("\n".join(current)):
@@ -204,7 +214,7 @@ class Readers:
         self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="store-reader")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self._path)
             conn.execute("PRAGMA query_only = ON")

@@ -8,6 +8,7 @@ concurrent appends. One operation takes one new modseq for all the messages it t
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import sqlite3
@@ -29,13 +30,13 @@ from postoffice.store.api import (
 )
 from postoffice.store.feed import ChangeFeed
 from postoffice.store.sqlite.directory import create_mailbox
-from postoffice.store.sqlite.engine import Readers, Writer
+from postoffice.store.sqlite.engine import Readers, Row, Writer
 
 _MAILBOX_COLUMNS = ("id, account, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed,"
                     " (SELECT count(*) FROM messages m WHERE m.mailbox = mailboxes.id)")
 
 
-def _mailbox(row: tuple) -> Mailbox:
+def _mailbox(row: Row) -> Mailbox:
     return Mailbox(id=row[0], account=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
                    highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8])
 
@@ -67,7 +68,7 @@ _MAX_RUNS = 200  # more runs than this in one lookup: read the mailbox and filte
 
 
 def _rows_of(conn: sqlite3.Connection, select: str, uid_column: str, mailbox: MailboxId,
-             uids: list[int]) -> list[tuple]:
+             uids: list[int]) -> list[Row]:
     """The rows `select` (its WHERE names the mailbox) gives for those of `uids` that exist, by
     ascending UID (the first column): a range lookup per run of consecutive UIDs, or one pass over
     the mailbox when the runs are too many to be worth a lookup each."""
@@ -76,14 +77,14 @@ def _rows_of(conn: sqlite3.Connection, select: str, uid_column: str, mailbox: Ma
     if len(runs) > _MAX_RUNS:
         keep = set(wanted)
         return [r for r in conn.execute(f"{select} ORDER BY {uid_column}", (mailbox,)) if r[0] in keep]
-    rows: list[tuple] = []
+    rows: list[Row] = []
     for low, high in runs:
         rows += conn.execute(f"{select} AND {uid_column} BETWEEN ? AND ? ORDER BY {uid_column}",
                              (mailbox, low, high)).fetchall()
     return rows
 
 
-def _stored(r: tuple) -> StoredMessage:
+def _stored(r: Row) -> StoredMessage:
     return StoredMessage(uid=r[0], modseq=r[1], flags=flags_of(r[2]), internaldate=datetime.fromtimestamp(r[3], UTC),
                          size=r[4], blob=BlobRef(r[5], r[6], r[7]), prefix=bytes(r[8]), queue_id=r[9])
 
@@ -92,7 +93,7 @@ def _next_modseq(conn: sqlite3.Connection, mailbox: MailboxId) -> int:
     row = conn.execute("SELECT highestmodseq FROM mailboxes WHERE id = ?", (mailbox,)).fetchone()
     if row is None:
         raise NotFound(f"no mailbox {mailbox}")
-    modseq = row[0] + 1
+    modseq: int = row[0] + 1
     conn.execute("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?", (modseq, mailbox))
     return modseq
 
@@ -115,6 +116,7 @@ def append_message(conn: sqlite3.Connection, mailbox: MailboxId, blob: BlobRef, 
 
 
 class SqliteMailboxes:
+    # `list` is a method here (store.api.Mailboxes.list): below it, signatures say builtins.list.
     def __init__(self, writer: Writer, readers: Readers, feed: ChangeFeed) -> None:
         self._w, self._r, self._feed = writer, readers, feed
 
@@ -184,7 +186,7 @@ class SqliteMailboxes:
         self._feed.publish([change])
         return appended
 
-    async def append_all(self, mailbox: MailboxId, messages: list[NewCopy]) -> list[Appended]:
+    async def append_all(self, mailbox: MailboxId, messages: builtins.list[NewCopy]) -> builtins.list[Appended]:
         def job(conn: sqlite3.Connection) -> list[tuple[Appended, Change]]:
             return [append_message(conn, mailbox, m.blob, m.flags, m.received, m.prefix) for m in messages]
 
@@ -192,7 +194,8 @@ class SqliteMailboxes:
         self._feed.publish([change for _, change in done])
         return [appended for appended, _ in done]
 
-    async def set_flags(self, mailbox: MailboxId, uids: list[int], flags: frozenset[str], mode: FlagMode) -> list[Change]:
+    async def set_flags(self, mailbox: MailboxId, uids: builtins.list[int], flags: frozenset[str],
+                        mode: FlagMode) -> builtins.list[Change]:
         def job(conn: sqlite3.Connection) -> list[Change]:
             changes: list[Change] = []
             modseq = None
@@ -215,7 +218,7 @@ class SqliteMailboxes:
         self._feed.publish(changes)
         return changes
 
-    async def expunge(self, mailbox: MailboxId, uids: list[int]) -> list[Change]:
+    async def expunge(self, mailbox: MailboxId, uids: builtins.list[int]) -> builtins.list[Change]:
         def job(conn: sqlite3.Connection) -> list[Change]:
             present = [uid for uid in sorted(set(uids)) if conn.execute(
                 "SELECT 1 FROM messages WHERE mailbox = ? AND uid = ?", (mailbox, uid)).fetchone()]
@@ -231,8 +234,8 @@ class SqliteMailboxes:
         self._feed.publish(changes)
         return changes
 
-    async def copy(self, source: MailboxId, uids: list[int], target: MailboxId, *, move: bool = False
-                   ) -> list[tuple[int, int]]:
+    async def copy(self, source: MailboxId, uids: builtins.list[int], target: MailboxId, *, move: bool = False
+                   ) -> builtins.list[tuple[int, int]]:
         """Copies the messages (same blob, flags, internal date and prefix) into `target`, in UID
         order, in one transaction; with `move`, expunges them from `source` in that same
         transaction (RFC 6851 §3.3: atomic). Returns (source UID, new UID) pairs (RFC 4315 COPYUID)."""
@@ -263,7 +266,8 @@ class SqliteMailboxes:
         self._feed.publish(changes)
         return pairs
 
-    async def messages(self, mailbox: MailboxId, uids: list[int] | None = None) -> list[StoredMessage]:
+    async def messages(self, mailbox: MailboxId, uids: builtins.list[int] | None = None
+                       ) -> builtins.list[StoredMessage]:
         def job(conn: sqlite3.Connection) -> list[StoredMessage]:
             if uids is None:
                 rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} WHERE m.mailbox = ? ORDER BY m.uid", (mailbox,))
@@ -275,7 +279,7 @@ class SqliteMailboxes:
             return []
         return await self._r.run(job)
 
-    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, list[str]]]:
+    async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, builtins.list[str]]]:
         def job(conn: sqlite3.Connection) -> list[tuple[int, str]]:
             # Only the "headers" member of each parse-once form crosses over, not the whole of it.
             return conn.execute(
@@ -284,14 +288,15 @@ class SqliteMailboxes:
 
         return {uid: json.loads(text) if text else {} for uid, text in await self._r.run(job)}
 
-    async def flags(self, mailbox: MailboxId, uids: list[int]) -> list[tuple[int, frozenset[str]]]:
+    async def flags(self, mailbox: MailboxId, uids: builtins.list[int]
+                    ) -> builtins.list[tuple[int, frozenset[str]]]:
         def job(conn: sqlite3.Connection) -> list[tuple[int, frozenset[str]]]:
             return [(uid, flags_of(text)) for uid, text in _rows_of(
                 conn, "SELECT uid, flags FROM messages WHERE mailbox = ?", "uid", mailbox, uids)]
 
         return await self._r.run(job) if uids else []
 
-    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> list[int]:
+    async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> builtins.list[int]:
         if flagged is None:
             return await self._r.run(lambda c: [r[0] for r in c.execute(
                 "SELECT uid FROM messages WHERE mailbox = ? ORDER BY uid", (mailbox,))])
@@ -317,7 +322,7 @@ class SqliteMailboxes:
 
         return await self._r.run(job)
 
-    async def changes_since(self, mailbox: MailboxId, modseq: int) -> list[Change]:
+    async def changes_since(self, mailbox: MailboxId, modseq: int) -> builtins.list[Change]:
         """Messages changed (added or re-flagged: kind FLAGS) and expunged above `modseq`, in modseq order."""
 
         def job(conn: sqlite3.Connection) -> list[Change]:
