@@ -9,8 +9,9 @@ exist. Any other DNS trouble (time-outs, SERVFAIL) is temporary. dnspython does 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import dns.asyncresolver
 import dns.exception
@@ -26,6 +27,21 @@ class Hop:
     via: str  # "route", "smarthost", "mx" or "implicit mx": for the journey
 
 
+class MxRecord(Protocol):
+    """One record of an MX answer, as dnspython gives it (dns.rdtypes.ANY.MX.MX)."""
+
+    @property
+    def preference(self) -> int: ...
+    @property
+    def exchange(self) -> object: ...  # a dns.name.Name: str() of it is the host name, with its final dot
+
+
+class Resolver(Protocol):
+    """The call made of dnspython's dns.asyncresolver.Resolver; the tests hand in a static one."""
+
+    async def resolve(self, qname: str, rdtype: str, /) -> Iterable[MxRecord]: ...
+
+
 class NoRoute(Exception):
     """No next hop; `permanent` says whether trying again could help. `status` is the RFC 3463 code."""
 
@@ -34,7 +50,7 @@ class NoRoute(Exception):
         self.permanent, self.status = permanent, status
 
 
-async def next_hops(domain: str, relay: Relay, *, resolver: Any = None) -> list[Hop]:
+async def next_hops(domain: str, relay: Relay, *, resolver: Resolver | None = None) -> list[Hop]:
     """The hosts to try for `domain`, best first; NoRoute when there are none."""
     if route := relay.routes.get(domain):
         host, port = parse_address(route)

@@ -26,7 +26,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiosmtplib
 
@@ -35,7 +34,7 @@ from postoffice.mda.deliver import LocalDelivery
 from postoffice.message.headers import get_header
 from postoffice.mta import schedule
 from postoffice.mta.dsn import RecipientReport, build_dsn
-from postoffice.mta.nexthop import Hop, NoRoute, next_hops
+from postoffice.mta.nexthop import Hop, NoRoute, Resolver, next_hops
 from postoffice.mta.routing import Router, Unroutable
 from postoffice.mta.schedule import HopInfo, Outcome
 from postoffice.store.api import Envelope, NewMessage, QueuedMessage, QueuedRecipient, RecipientState, Store
@@ -59,8 +58,8 @@ def needs_smtputf8(message: QueuedMessage, recipients: list[QueuedRecipient]) ->
 
 
 class Outbound:
-    def __init__(self, *, store: Store, config: Config, router: Router, mda: LocalDelivery, resolver: Any = None,
-                 signer: Callable[[bytes], Awaitable[bytes]] | None = None) -> None:
+    def __init__(self, *, store: Store, config: Config, router: Router, mda: LocalDelivery,
+                 resolver: Resolver | None = None, signer: Callable[[bytes], Awaitable[bytes]] | None = None) -> None:
         self.store, self.config, self.router, self.mda, self.resolver = store, config, router, mda, resolver
         self.signer = signer  # message -> the message as sent (DKIM-signed when its domain has a key)
         self.hostname = config.server_name
@@ -319,7 +318,7 @@ def from_domain(content: bytes) -> str:
     return values[0].rpartition("@")[2].strip(" >\t").lower() if values else ""
 
 
-def dkim_signer(store: Any) -> Callable[[bytes], Awaitable[bytes]]:
+def dkim_signer(store: Store) -> Callable[[bytes], Awaitable[bytes]]:
     """Signs a message with its From domain's newest DKIM key; leaves it as it is without one."""
     from postoffice.mta import dkim
 
