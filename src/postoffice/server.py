@@ -18,7 +18,7 @@ import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import uvicorn
 
 import postoffice
 from postoffice.auth.throttle import LoginThrottle
-from postoffice.config import Config, ConfigError, parse_address
+from postoffice.config import Config, ConfigError, Listen, parse_address
 from postoffice.imap import listener as imap_listener
 from postoffice.mda.deliver import LocalDelivery
 from postoffice.msa import listener as msa_listener
@@ -87,8 +87,8 @@ def bound_address(sock: socket.socket) -> str:
 
 async def start_http(run: Running, sock: socket.socket) -> None:
     app = make_app(run.store, run.config.server_name)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+    # loop="none": uvicorn serves on the loop already running here and sets up none of its own.
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", loop="none"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
 
     async def stop() -> None:
@@ -187,10 +187,8 @@ def run(config: Config) -> None:
     uvloop.run(serve(config))
 
 
-def vars_of(listen: object) -> dict[str, str]:
-    from dataclasses import fields
-
-    return {f.name: getattr(listen, f.name) for f in fields(listen)}  # type: ignore[arg-type]
+def vars_of(listen: Listen) -> dict[str, str]:
+    return {f.name: getattr(listen, f.name) for f in fields(listen)}
 
 
 def write_listeners(data_dir: Path, bound: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import ssl
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from postoffice.auth.accounts import credentials_of
 from postoffice.auth.authenticator import Authenticator
@@ -21,6 +21,10 @@ from postoffice.net import Closed, LineConnection, Listener, is_loopback
 from postoffice.pop3 import replies
 from postoffice.pop3.session import MaildropLocks, Outcome, Pop3Session, Then
 from postoffice.pop3.wire import MAX_AUTH_LINE, MAX_COMMAND_LINE, parse_command
+from postoffice.store.api import Store
+
+if TYPE_CHECKING:
+    from postoffice.server import Running
 
 
 class Connection(LineConnection):
@@ -64,7 +68,7 @@ class Connection(LineConnection):
 
 
 class Pop3Listener(Listener):
-    def __init__(self, *, store: Any, hostname: str, config: Pop3Config, tls_context: ssl.SSLContext,
+    def __init__(self, *, store: Store, hostname: str, config: Pop3Config, tls_context: ssl.SSLContext,
                  implicit_tls: bool, locks: MaildropLocks, throttle: LoginThrottle | None,
                  channel_binding: bytes | None = None) -> None:
         super().__init__(name="pop3", tls_context=tls_context, implicit_tls=implicit_tls,
@@ -85,7 +89,7 @@ class Pop3Listener(Listener):
         await conn.run()
 
 
-async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+async def start(run: Running, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the POP3 listener on `sock`: 110 with STLS, or 995 with implicit TLS."""
     listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=run.config.pop3,
                             tls_context=run.tls, implicit_tls=implicit_tls, locks=run.pop3_locks, throttle=run.throttle,

@@ -38,7 +38,7 @@ class Spool:
     """Where message data goes while it arrives: memory for small messages, a file beyond."""
 
     def __init__(self, directory: Path) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=directory)
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=str(directory))
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
