@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Concatenate, TypeVar
 
 import click
 
@@ -20,19 +20,23 @@ import postoffice
 from postoffice import config as config_module
 from postoffice.addresses import BadAddress, normalize_address, normalize_alias, normalize_domain
 from postoffice.config import Config, ConfigError
-from postoffice.store.api import StoreError
+from postoffice.store.api import Store, StoreError
+
+if TYPE_CHECKING:
+    from postoffice.auth.passwords import Credentials
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class Failure(click.ClickException):
     """One line on stderr, exit code 1."""
 
-    def show(self, file: Any = None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"postoffice: {self.format_message()}", err=True)
 
 
-def location_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def location_options(f: F) -> F:
     """--config and --data-dir, accepted before or after the subcommand."""
     f = click.option("--data-dir", "data_dir", default=None, metavar="DIR",
                      help="Data directory (default: $POSTOFFICE_DATA or ./postoffice-data).")(f)
@@ -48,13 +52,11 @@ def load_config(ctx: click.Context, config_file: str | None, data_dir: str | Non
         raise Failure(str(e)) from None
 
 
-def with_store(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+def with_store(fn: Callable[Concatenate[Store, ...], Awaitable[T]]) -> Callable[..., T]:
     """Runs the async `fn(store, **params)` on the configured store; store refusals become one line."""
 
-    @location_options
-    @click.pass_context
-    @functools.wraps(fn)
-    def wrapper(ctx: click.Context, config_file: str | None, data_dir: str | None, **params: Any) -> T:
+    # click calls the command with its parameters by keyword, as whatever their types make them.
+    def wrapper(ctx: click.Context, /, config_file: str | None, data_dir: str | None, **params: Any) -> T:
         from postoffice.store import open_store
 
         config = load_config(ctx, config_file, data_dir)
@@ -71,7 +73,7 @@ def with_store(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
         except (StoreError, BadAddress, ValueError) as e:
             raise Failure(str(e)) from None
 
-    return wrapper
+    return location_options(functools.wraps(fn)(click.pass_context(wrapper)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,7 +113,7 @@ def show_config() -> None:
         elif isinstance(default, dict):
             shown = "{ " + ", ".join(f'"{k}" = "{v}"' for k, v in default.items()) + " }" if default else "{}"
         else:
-            shown = default
+            shown = str(default)
         line = f"{key} = {shown}"
         click.echo(f"{line:<43} # {doc}")
 
@@ -126,14 +128,14 @@ def domain() -> None:
 @domain.command("add")
 @click.argument("name")
 @with_store
-async def domain_add(store: Any, name: str) -> None:
+async def domain_add(store: Store, name: str) -> None:
     """Add a local domain."""
     await store.directory.add_domain(normalize_domain(name))
 
 
 @domain.command("list")
 @with_store
-async def domain_list(store: Any) -> None:
+async def domain_list(store: Store) -> None:
     """List the local domains."""
     for name in await store.directory.list_domains():
         click.echo(name)
@@ -142,7 +144,7 @@ async def domain_list(store: Any) -> None:
 @domain.command("del")
 @click.argument("name")
 @with_store
-async def domain_del(store: Any, name: str) -> None:
+async def domain_del(store: Store, name: str) -> None:
     """Delete a local domain that has no users and no aliases left."""
     await store.directory.delete_domain(normalize_domain(name))
 
@@ -161,7 +163,7 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def credentials_for(password: str) -> Any:
+def credentials_for(password: str) -> Credentials:
     from postoffice.auth.passwords import make_credentials
 
     try:
@@ -179,7 +181,7 @@ def user() -> None:
 @click.argument("address")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @with_store
-async def user_add(store: Any, address: str, password_stdin: bool) -> None:
+async def user_add(store: Store, address: str, password_stdin: bool) -> None:
     """Add an account, with INBOX, Sent, Drafts, Trash, Junk and Archive."""
     address = normalize_address(address)
     if not await store.directory.is_local_domain(address.rpartition("@")[2]):
@@ -192,7 +194,7 @@ async def user_add(store: Any, address: str, password_stdin: bool) -> None:
 
 @user.command("list")
 @with_store
-async def user_list(store: Any) -> None:
+async def user_list(store: Store) -> None:
     """List the accounts."""
     for account in await store.directory.list_accounts():
         click.echo(account.address)
@@ -202,7 +204,7 @@ async def user_list(store: Any) -> None:
 @click.argument("address")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @with_store
-async def user_passwd(store: Any, address: str, password_stdin: bool) -> None:
+async def user_passwd(store: Store, address: str, password_stdin: bool) -> None:
     """Change an account's password."""
     address = normalize_address(address)
     if not await store.directory.find_account(address):
@@ -214,7 +216,7 @@ async def user_passwd(store: Any, address: str, password_stdin: bool) -> None:
 @user.command("del")
 @click.argument("address")
 @with_store
-async def user_del(store: Any, address: str) -> None:
+async def user_del(store: Store, address: str) -> None:
     """Delete an account with its mailboxes and mail."""
     await store.directory.delete_account(normalize_address(address))
 
@@ -230,14 +232,14 @@ def alias() -> None:
 @click.argument("alias_address", metavar="ALIAS")
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
 @with_store
-async def alias_add(store: Any, alias_address: str, targets: tuple[str, ...]) -> None:
+async def alias_add(store: Store, alias_address: str, targets: tuple[str, ...]) -> None:
     """Add an alias with one or more targets, local or remote."""
     await store.directory.add_alias(normalize_alias(alias_address), [normalize_address(t) for t in targets])
 
 
 @alias.command("list")
 @with_store
-async def alias_list(store: Any) -> None:
+async def alias_list(store: Store) -> None:
     """List the aliases and their targets."""
     for a in await store.directory.list_aliases():
         click.echo(f"{a.address} -> {', '.join(a.targets)}")
@@ -246,7 +248,7 @@ async def alias_list(store: Any) -> None:
 @alias.command("del")
 @click.argument("alias_address", metavar="ALIAS")
 @with_store
-async def alias_del(store: Any, alias_address: str) -> None:
+async def alias_del(store: Store, alias_address: str) -> None:
     """Delete an alias."""
     await store.directory.delete_alias(normalize_alias(alias_address))
 
@@ -260,7 +262,7 @@ def queue() -> None:
 
 @queue.command("list")
 @with_store
-async def queue_list(store: Any) -> None:
+async def queue_list(store: Store) -> None:
     """List queued messages, their recipients and states."""
     messages = await store.queue.list()
     if not messages:
@@ -278,7 +280,7 @@ async def queue_list(store: Any) -> None:
 @queue.command("show")
 @click.argument("queue_id", metavar="ID")
 @with_store
-async def queue_show(store: Any, queue_id: str) -> None:
+async def queue_show(store: Store, queue_id: str) -> None:
     """One queued message: its envelope, each recipient's attempts, and its journey."""
     m = await store.queue.get(queue_id)
     if m is None:
@@ -301,7 +303,7 @@ async def queue_show(store: Any, queue_id: str) -> None:
 @queue.command("retry")
 @click.argument("queue_id", metavar="ID")
 @with_store
-async def queue_retry(store: Any, queue_id: str) -> None:
+async def queue_retry(store: Store, queue_id: str) -> None:
     """Make a queued message's recipients due now."""
     if not await store.queue.retry_now(queue_id):
         raise Failure(f"no queued recipients for {queue_id}")
@@ -310,7 +312,7 @@ async def queue_retry(store: Any, queue_id: str) -> None:
 
 @queue.command("flush")
 @with_store
-async def queue_flush(store: Any) -> None:
+async def queue_flush(store: Store) -> None:
     """Make every queued recipient due now."""
     click.echo(f"{await store.queue.retry_now(None)} recipient(s) due now")
 
@@ -318,7 +320,7 @@ async def queue_flush(store: Any) -> None:
 @queue.command("delete")
 @click.argument("queue_id", metavar="ID")
 @with_store
-async def queue_delete(store: Any, queue_id: str) -> None:
+async def queue_delete(store: Store, queue_id: str) -> None:
     """Remove a message from the queue, without bouncing it."""
     if not await store.queue.delete(queue_id):
         raise Failure(f"no queued message {queue_id}")
@@ -338,7 +340,7 @@ def dkim() -> None:
 @click.option("--algorithm", type=click.Choice(["rsa-sha256", "ed25519-sha256"]), default="rsa-sha256",
               show_default=True)
 @with_store
-async def dkim_generate(store: Any, domain: str, selector: str, algorithm: str) -> None:
+async def dkim_generate(store: Store, domain: str, selector: str, algorithm: str) -> None:
     """Make a key for DOMAIN and print the DNS TXT record to publish."""
     from postoffice.mta import dkim as dkim_keys
     from postoffice.store.api import DkimKeyRecord
@@ -352,7 +354,7 @@ async def dkim_generate(store: Any, domain: str, selector: str, algorithm: str) 
 
 @dkim.command("list")
 @with_store
-async def dkim_list(store: Any) -> None:
+async def dkim_list(store: Store) -> None:
     """List the DKIM keys and their TXT records."""
     from postoffice.mta import dkim as dkim_keys
 
@@ -366,7 +368,7 @@ async def dkim_list(store: Any) -> None:
 @click.argument("key", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as a JSON array, every field of each.")
 @with_store
-async def trace(store: Any, key: str, as_json: bool) -> None:
+async def trace(store: Store, key: str, as_json: bool) -> None:
     """The journey of a message, by queue id or Message-ID: one line per stage."""
     events = await store.journey.events(key)
     if not events:
@@ -386,7 +388,7 @@ async def trace(store: Any, key: str, as_json: bool) -> None:
 
 @main.command()
 @with_store
-async def check(store: Any) -> None:
+async def check(store: Store) -> None:
     """Check the store's integrity: every message has its blob, UIDs are unique, UIDNEXT is above them."""
     problems = await store.check_integrity()
     for p in problems:
