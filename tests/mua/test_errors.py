@@ -268,19 +268,25 @@ def test_line_breaks_that_would_reach_the_imap_wire_are_refused(tmp_path):
                      "line break")
 
 
-def scripted_imap(list_reply: bytes) -> int:
-    """A one-connection IMAP server that logs in anyone and answers LIST with `list_reply`."""
+def scripted_imap(list_reply: bytes, replies: dict[bytes, list[bytes]] | None = None) -> int:
+    """A one-connection IMAP server that logs in anyone and answers LIST with `list_reply`, and a
+    command in `replies` ("UID FETCH") with the untagged lines listed for it, one entry per time it
+    is sent (the last repeats)."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(60)
+    replies = {b"CAPABILITY": [b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"], **(replies or {})}
 
     def serve() -> None:
         with listener, listener.accept()[0] as conn, conn.makefile("rb") as lines:
             conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] scripted\r\n")
             for line in lines:
                 tag, _, rest = line.partition(b" ")
-                verb = rest.split(b" ", 1)[0].strip().upper()
-                if verb == b"CAPABILITY":
-                    conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+                words = rest.split(b" ", 2)
+                verb = words[0].strip().upper()
+                command = b"UID " + words[1].strip().upper() if verb == b"UID" and len(words) > 1 else verb
+                if command in replies:
+                    answers = replies[command]
+                    conn.sendall((answers.pop(0) if len(answers) > 1 else answers[0]) + tag + b" OK done\r\n")
                 elif verb == b"LIST":
                     conn.sendall(list_reply + tag + b" OK done\r\n")
                 elif verb == b"LOGOUT":
@@ -301,3 +307,21 @@ def test_a_response_that_cannot_be_read_is_one_line(tmp_path):
               "--smtp", "127.0.0.1:1", "--tls", "none", "--password-stdin", "--store-password", "file",
               stdin="secret\n")
     one_line_failure(person("mail", "folders"), "cannot be read")
+
+
+def test_fetch_values_of_the_wrong_kind_are_left_out_not_a_crash(tmp_path):
+    # RFC 9051 §7.5.2: FLAGS is a parenthesized list and RFC822.SIZE a number. A server that sends
+    # something else still gets its message listed (without flags), as does one whose CAPABILITY
+    # after login says nothing (RFC 9051 §7.2.2 requires the response; imaplib then gives [None]).
+    header = b"Subject: odd values\r\n\r\n"
+    fetch = (b'* 1 FETCH (UID 7 FLAGS 5 RFC822.SIZE "12" INTERNALDATE NIL BODY[HEADER.FIELDS (SUBJECT)] {%d}\r\n'
+             % len(header) + header + b")\r\n")
+    port = scripted_imap(b"", {b"CAPABILITY": [b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n", b""],
+                               b"SELECT": [b"* 1 EXISTS\r\n"], b"UID SEARCH": [b"* SEARCH 7\r\n"],
+                               b"UID FETCH": [fetch]})
+    person = Person(tmp_path / "odd", "alice@example.test")
+    person.ok("mail", "account", "add", "x", "--address", "alice@example.test", "--imap", f"127.0.0.1:{port}",
+              "--smtp", "127.0.0.1:1", "--tls", "none", "--password-stdin", "--store-password", "file",
+              stdin="secret\n")
+    listed = person.ok("mail", "list").out
+    assert "odd values" in listed and "7" in listed

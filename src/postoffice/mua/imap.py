@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import imaplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,8 @@ class ImapClient:
                 raise MuaError(f"the {self.endpoint} refused the login for {self.account.user}: "
                                f"{server_reply(e)}") from None
         # What the server offers after login may differ from its greeting's list (RFC 3501 §7.2.1).
-        conn.capabilities = tuple(self._call(conn.capability, what="CAPABILITY")[0].decode().upper().split())
+        data = self._call(conn.capability, what="CAPABILITY")
+        conn.capabilities = tuple(imapdata.text(data[0] if data and isinstance(data[0], bytes) else None).upper().split())
         return self
 
     def _login(self, conn: imaplib.IMAP4) -> None:
@@ -127,7 +129,7 @@ class ImapClient:
     def has(self, capability: str) -> bool:
         return capability.upper() in (c.upper() for c in self.c.capabilities)
 
-    def _call(self, fn: Any, *args: Any, what: str = "") -> list[Any]:
+    def _call(self, fn: Callable[..., tuple[str, list[Any]]], *args: object, what: str = "") -> imapdata.Data:
         with explained(self.endpoint):
             typ, data = fn(*args)
         if typ != "OK":
@@ -135,7 +137,7 @@ class ImapClient:
             raise MuaError(f"the {self.endpoint} refused {what or fn.__name__.upper()}: {typ} {text}".rstrip())
         return data
 
-    def _uid(self, command: str, *args: Any) -> list[Any]:
+    def _uid(self, command: str, *args: object) -> imapdata.Data:
         self.c.untagged_responses.pop("FETCH", None)  # updates left from an earlier command
         return self._call(self.c.uid, command, *args, what=f"UID {command}")
 
@@ -180,7 +182,7 @@ class ImapClient:
             return found
         if self.has("CREATE-SPECIAL-USE"):  # RFC 6154 §3
             with explained(self.endpoint):
-                typ, _ = self.c._simple_command("CREATE", self.mailbox("Sent"), "(USE (\\Sent))")  # type: ignore[attr-defined]
+                typ, _ = self.c._simple_command("CREATE", self.mailbox("Sent"), "(USE (\\Sent))")
             if typ == "OK":
                 return "Sent"
         self._call(self.c.create, self.mailbox("Sent"), what="CREATE Sent")
@@ -222,9 +224,9 @@ class ImapClient:
         if not criteria:
             args.append("ALL")
         if literal is not None:
-            self.c.literal = literal
+            self.c.literal = literal  # type: ignore[assignment]  # imaplib sends bytes; typeshed says str
         data = self._uid("SEARCH", *args)
-        return sorted(int(n) for n in b" ".join(d for d in data if d).split())
+        return sorted(int(n) for n in b" ".join(d for d in data if isinstance(d, bytes)).split())
 
     def summaries(self, uids: list[int]) -> list[Summary]:
         if not uids:
@@ -234,8 +236,10 @@ class ImapClient:
         for uid in sorted(items):
             it = items[uid]
             header = next((v for k, v in it.items() if k.startswith("BODY[HEADER.FIELDS")), b"")
-            out.append(Summary(uid, tuple(str(f) for f in it.get("FLAGS") or ()), imapdata.text(it.get("INTERNALDATE")),
-                               it.get("RFC822.SIZE") or 0, header if isinstance(header, bytes) else b""))
+            flags, size = it.get("FLAGS"), it.get("RFC822.SIZE")
+            out.append(Summary(uid, tuple(str(f) for f in flags) if isinstance(flags, list) else (),
+                               imapdata.text(it.get("INTERNALDATE")), size if isinstance(size, int) else 0,
+                               header if isinstance(header, bytes) else b""))
         return out
 
     def message(self, uid: int, *, peek: bool = False) -> bytes:

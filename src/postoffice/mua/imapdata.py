@@ -17,7 +17,6 @@ and ignored.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from postoffice.imap import responses
 from postoffice.imap.wire.mutf7 import decode_mutf7, encode_mutf7
@@ -75,11 +74,18 @@ def sequence_set(uids: list[int]) -> str:
 
 # --- values -----------------------------------------------------------------------------------
 
+# A value of a response: an atom (text, or a number), a string or literal (bytes), NIL, or a
+# parenthesized list of values.
+Value = str | int | bytes | None | list["Value"]
+# What imaplib hands back for a command: lines, and (line, literal) pairs for lines that end in one.
+Data = list[bytes | tuple[bytes, bytes] | None]
+
+
 class _Literal(bytes):
     """A literal's bytes, told apart from the text around it while tokenizing."""
 
 
-def _pieces(data: list[Any]) -> list[list[bytes | _Literal]]:
+def _pieces(data: Data) -> list[list[bytes | _Literal]]:
     """imaplib's data items, regrouped into one list of pieces per response."""
     responses: list[list[bytes | _Literal]] = []
     for item in data:
@@ -102,8 +108,8 @@ def _starts_response(line: bytes) -> bool:
     return bool(line) and line[:1] not in (b" ", b")")
 
 
-def _tokens(pieces: list[bytes | _Literal]) -> list[Any]:
-    out: list[Any] = []
+def _tokens(pieces: list[bytes | _Literal]) -> list[str | int | bytes | None]:
+    out: list[str | int | bytes | None] = []
     for piece in pieces:
         if isinstance(piece, _Literal):
             out.append(bytes(piece))
@@ -148,8 +154,8 @@ def _is_number(atom: str) -> bool:
             and (atom == "0" or not atom.startswith("0")))
 
 
-def _nest(tokens: list[Any]) -> list[Any]:
-    stack: list[list[Any]] = [[]]
+def _nest(tokens: list[str | int | bytes | None]) -> list[Value]:
+    stack: list[list[Value]] = [[]]
     for token in tokens:
         if token == "(":
             stack.append([])
@@ -166,14 +172,14 @@ def _nest(tokens: list[Any]) -> list[Any]:
     return stack[0]
 
 
-def parse_responses(data: list[Any]) -> list[list[Any]]:
+def parse_responses(data: Data) -> list[list[Value]]:
     """Each response in imaplib's data, as a list of values."""
     return [_nest(_tokens(pieces)) for pieces in _pieces(data)]
 
 
-def fetch_items(data: list[Any]) -> dict[int, dict[str, Any]]:
+def fetch_items(data: Data) -> dict[int, dict[str, Value]]:
     """UID FETCH data, by UID: `* 3 FETCH (UID 7 FLAGS (\\Seen) ...)` gives {7: {"UID": 7, ...}}."""
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, dict[str, Value]] = {}
     for response in parse_responses(data):
         if len(response) < 2 or not isinstance(response[-1], list):
             continue
@@ -185,7 +191,7 @@ def fetch_items(data: list[Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def list_items(data: list[Any]) -> list[tuple[list[str], str | None, str]]:
+def list_items(data: Data) -> list[tuple[list[str], str | None, str]]:
     """LIST data: (attributes, delimiter, raw name) per mailbox."""
     out = []
     for response in parse_responses(data):
@@ -201,17 +207,17 @@ def list_items(data: list[Any]) -> list[tuple[list[str], str | None, str]]:
     return out
 
 
-def status_items(data: list[Any]) -> dict[str, int]:
+def status_items(data: Data) -> dict[str, int]:
     """STATUS data: {"MESSAGES": 3, "UNSEEN": 1}."""
     for response in parse_responses(data):
         if len(response) >= 2 and isinstance(response[-1], list):
             pairs = response[-1]
-            return {str(pairs[i]).upper(): pairs[i + 1] for i in range(0, len(pairs) - 1, 2)
-                    if isinstance(pairs[i + 1], int)}
+            return {str(name).upper(): value for name, value in zip(pairs[::2], pairs[1::2])
+                    if isinstance(value, int)}
     return {}
 
 
-def text(value: Any) -> str:
+def text(value: Value) -> str:
     """An nstring as text ("" for NIL)."""
     if value is None:
         return ""
