@@ -18,7 +18,7 @@ import click
 from postoffice.mua import imapdata, parts, render
 from postoffice.mua.connect import MuaError
 from postoffice.mua.context import ClientContext, pass_client
-from postoffice.mua.imap import FLAG_NAMES, TRASH_NAMES
+from postoffice.mua.imap import FLAG_NAMES, TRASH_NAMES, ImapClient
 
 folder_option = click.option("--folder", "-f", default="INBOX", show_default=True, help="The folder to use.")
 
@@ -136,8 +136,8 @@ def save_attachments(client: ClientContext, uid: int, directory: Path, folder: s
         click.echo(f"{path}  ({render.human_size(att.size)})")
 
 
-def _check_exist(imap: object, uids: tuple[int, ...], folder: str) -> list[int]:
-    found = imap.existing(list(uids))  # type: ignore[attr-defined]
+def _check_exist(imap: ImapClient, uids: tuple[int, ...], folder: str) -> list[int]:
+    found = imap.existing(list(uids))
     missing = sorted(set(uids) - set(found))
     if missing:
         raise MuaError(f"no message {', '.join(map(str, missing))} in {folder}")
@@ -220,11 +220,12 @@ def fetch(client: ClientContext, use_pop3: bool, keep: bool, maildir: Path | Non
     """
     from postoffice.mua import pop3
 
-    if (maildir is None) == (mbox is None):
+    where = maildir or mbox
+    if where is None or (maildir is not None and mbox is not None):
         raise MuaError("give one of --to-maildir DIR and --to-mbox FILE")
     account = client.account(needs="pop3")
     password = client.password(account)
-    destination: pop3.Destination = pop3.MaildirDestination(maildir) if maildir else pop3.MboxDestination(mbox)  # type: ignore[arg-type]
+    destination: pop3.Destination = pop3.MaildirDestination(where) if maildir else pop3.MboxDestination(where)
     progress = render.DownloadProgress()
     try:
         result = pop3.fetch(account, password, destination, client.profiles.uidl_directory, keep=keep,
@@ -232,7 +233,6 @@ def fetch(client: ClientContext, use_pop3: bool, keep: bool, maildir: Path | Non
     finally:
         progress.stop()
         destination.close()
-    where = maildir or mbox
     line = f"fetched {result.fetched} new message(s) into {where}"
     if result.skipped:
         line += f", {result.skipped} already there"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -25,14 +25,19 @@ from postoffice.mua.connect import MuaError
 from postoffice.mua.context import ClientContext, pass_client
 from postoffice.mua.profiles import Account
 
+if TYPE_CHECKING:
+    from postoffice.mua.imap import ImapClient
 
-def recipient_options(f: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def recipient_options(f: F) -> F:
     f = click.option("--bcc", multiple=True, metavar="ADDR|NAME", help="Blind copy (not shown to the others).")(f)
     f = click.option("--cc", multiple=True, metavar="ADDR|NAME", help="Copy to; repeat or separate with commas.")(f)
     return f
 
 
-def body_options(f: Any) -> Any:
+def body_options(f: F) -> F:
     f = click.option("--no-sent-copy", is_flag=True, help="Do not keep a copy in the Sent folder.")(f)
     f = click.option("--edit", is_flag=True, help="Write the message in $VISUAL or $EDITOR.")(f)
     f = click.option("--attach", multiple=True, metavar="FILE", help="Attach a file; repeat for more.")(f)
@@ -84,7 +89,7 @@ def _edited(client: ClientContext, d: Draft) -> Draft:
 
 
 def _deliver(client: ClientContext, account: Account, d: Draft, *, sent_copy: bool,
-             afterwards: Callable[[Any], None] | None = None) -> None:
+             afterwards: Callable[[ImapClient], None] | None = None) -> None:
     from postoffice.mua import submit
 
     if not (d.to or d.cc or d.bcc):
@@ -114,8 +119,8 @@ def _original(client: ClientContext, account: Account, folder: str, uid: int) ->
         return imap.message(uid, peek=True)
 
 
-def _flag_original(folder: str, uid: int, flag: str) -> Callable[[Any], None]:
-    def mark(imap: Any) -> None:
+def _flag_original(folder: str, uid: int, flag: str) -> Callable[[ImapClient], None]:
+    def mark(imap: ImapClient) -> None:
         imap.select(folder)
         try:
             imap.store_flags([uid], [flag], add=True)

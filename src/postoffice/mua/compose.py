@@ -82,7 +82,9 @@ def split_list(value: str) -> list[str]:
     RFC 5322 §3.2.4, §3.2.2: in a quoted string or a comment a backslash takes the next character as
     it is (quoted-pair), so `"Doe \\", J" <j@y>` is one address, and so is `j@y (Doe, J)`.
     """
-    items, buf, quoted, escaped, comment, angle = [], [], False, False, 0, 0
+    items: list[str] = []
+    buf: list[str] = []
+    quoted, escaped, comment, angle = False, False, 0, 0
     for ch in value:
         if escaped:
             escaped = False

@@ -19,7 +19,7 @@ import base64
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from postoffice.mua.connect import MuaError
 from postoffice.mua.profiles import write_atomically
@@ -55,14 +55,13 @@ class Contact:
             return f"{self.name} <{self.emails[0]}>"
 
 
-def _vobject() -> Any:
-    import vobject  # imported when used: the CLI starts faster without it
-
-    return vobject
+if TYPE_CHECKING:  # vobject is imported when used: the CLI starts faster without it
+    from vobject.base import Component, ContentLine
 
 
-def read_cards(text: str, source: str) -> list[Any]:
-    vobject = _vobject()
+def read_cards(text: str, source: str) -> list[Component]:
+    import vobject
+
     try:
         cards = [c for c in vobject.readComponents(text, ignoreUnreadable=True) if c.name.upper() == "VCARD"]
     except Exception as e:  # vobject raises ParseError and friends, and ValueError on odd dates
@@ -70,15 +69,19 @@ def read_cards(text: str, source: str) -> list[Any]:
     return cards
 
 
-def contact_of(card: Any) -> Contact:
-    def values(name: str) -> list[Any]:
-        return list(card.contents.get(name.lower(), []))
+def contact_of(card: Component) -> Contact:
+    from vobject.base import ContentLine
+    from vobject.vcard import Name
+
+    def values(name: str) -> list[ContentLine]:
+        return [line for line in card.contents.get(name.lower(), []) if isinstance(line, ContentLine)]
 
     fn = next((str(line.value).strip() for line in values("FN") if str(line.value).strip()), "")
     if not fn:
-        for line in values("N"):
-            fn = " ".join(str(p) for p in (line.value.prefix, line.value.given, line.value.additional,
-                                            line.value.family, line.value.suffix) if p and str(p).strip()).strip()
+        for n in (line.value for line in values("N")):
+            if isinstance(n, Name):
+                fn = " ".join(str(p) for p in (n.prefix, n.given, n.additional, n.family, n.suffix)
+                              if p and str(p).strip()).strip()
     emails = sorted(values("EMAIL"), key=_preference)
     addresses = tuple(str(line.value).strip().removeprefix("mailto:") for line in emails if str(line.value).strip())
     nicknames = tuple(n.strip() for line in values("NICKNAME") for n in _as_list(line.value) if n.strip())
@@ -88,13 +91,13 @@ def contact_of(card: Any) -> Contact:
     return Contact(fn or (addresses[0] if addresses else ""), addresses, note, org, nicknames, uid)
 
 
-def _as_list(value: Any) -> list[str]:
+def _as_list(value: object) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
     return [p for p in str(value).split(",")]
 
 
-def _preference(line: Any) -> tuple[int, int]:
+def _preference(line: ContentLine) -> tuple[int, int]:
     """Sort key: RFC 6350 §5.3 PREF (1 is most preferred), RFC 2426 TYPE=pref, then order."""
     pref = line.params.get("PREF", [])
     types = [t.lower() for v in line.params.get("TYPE", []) for t in v.split(",")]
@@ -104,7 +107,7 @@ def _preference(line: Any) -> tuple[int, int]:
 
 
 class AddressBook:
-    def __init__(self, path: Path, cards: list[Any]) -> None:
+    def __init__(self, path: Path, cards: list[Component]) -> None:
         self.path = path
         self.cards = cards
 
@@ -134,7 +137,8 @@ class AddressBook:
                 if note:
                     card.add("note").value = note
                 return contact_of(card), False
-        vobject = _vobject()
+        import vobject
+
         card = vobject.vCard()
         card.add("version").value = "4.0"
         card.add("uid").value = f"urn:uuid:{uuid.uuid4()}"
@@ -195,25 +199,26 @@ class AddressBook:
         return "".join(_serialize(convert(card, version)) for card in self.cards)
 
 
-def _serialize(card: Any) -> str:
+def _serialize(card: Component) -> str:
     for line in card.getChildren():
         if _is_uri(line):
             line.encoded = True  # a URI is written as it is: text escaping (\; \,) would change it
     return str(card.serialize())
 
 
-def _is_uri(line: Any) -> bool:
+def _is_uri(line: ContentLine) -> bool:
     value_type = [v.lower() for v in line.params.get("VALUE", [])]
     return isinstance(line.value, str) and (line.name.upper() in URI_VALUED or "uri" in value_type)
 
 
-def convert(card: Any, version: str) -> Any:
+def convert(card: Component, version: str) -> Component:
     """A copy of `card` as vCard `version` ("4.0" or "3.0")."""
-    vobject = _vobject()
+    import vobject
+
     copy = vobject.readOne(_serialize(card))
     out = vobject.vCard()
     lines = list(copy.getChildren())
-    prefs = {}
+    prefs: dict[str, int] = {}
     for line in lines:
         if (p := line.params.get("PREF")) and str(p[0]).isdigit():
             prefs[line.name.upper()] = min(prefs.get(line.name.upper(), 101), int(p[0]))
@@ -233,11 +238,11 @@ def convert(card: Any, version: str) -> Any:
     return out
 
 
-def _types(line: Any) -> list[str]:
+def _types(line: ContentLine) -> list[str]:
     return [t for v in line.params.get("TYPE", []) for t in v.split(",") if t]
 
 
-def _to_3(line: Any, name: str, prefs: dict[str, int]) -> None:
+def _to_3(line: ContentLine, name: str, prefs: dict[str, int]) -> None:
     types = _types(line)
     pref = line.params.pop("PREF", None)
     if pref and str(pref[0]).isdigit() and int(pref[0]) == prefs.get(name):
@@ -257,7 +262,7 @@ def _to_3(line: Any, name: str, prefs: dict[str, int]) -> None:
         line.name = "X-" + name
 
 
-def _to_4(line: Any, name: str) -> None:
+def _to_4(line: ContentLine, name: str) -> None:
     types = _types(line)
     if any(t.lower() == "pref" for t in types):
         line.params["PREF"] = ["1"]

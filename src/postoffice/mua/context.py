@@ -8,8 +8,9 @@ and `mail send` to plain addresses never reads the address book.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -17,6 +18,13 @@ from postoffice.mua import passwords
 from postoffice.mua.connect import MuaError
 from postoffice.mua.contacts import AddressBook
 from postoffice.mua.profiles import Account, Profiles, load
+
+if TYPE_CHECKING:
+    from postoffice.mua.imap import ImapClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 @dataclass(slots=True)
@@ -59,25 +67,23 @@ class ClientContext:
         except MuaError as e:
             raise type(e)(f"{e.format_message()}; nothing was sent") from None
 
-    def imap(self, account: Account) -> Any:
+    def imap(self, account: Account) -> ImapClient:
         from postoffice.mua.imap import ImapClient
 
         return ImapClient(account, self.password(account), insecure=self.insecure)
 
 
-def client_options(f: Any) -> Any:
+def client_options(f: F) -> F:
     """--client-config on a group: where client.toml (and everything beside it) is."""
     return click.option("--client-config", "client_config", metavar="FILE", default=None,
                         help="The client's account file (default: $POSTOFFICE_CLIENT_CONFIG or "
                              "~/.config/postoffice/client.toml); contacts and credentials live beside it.")(f)
 
 
-def pass_client(f: Any) -> Any:
+def pass_client(f: Callable[Concatenate[ClientContext, P], R]) -> Callable[P, R]:
     """Give the command the ClientContext its group made."""
 
-    @click.pass_context
-    @functools.wraps(f)
-    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return f(ctx.ensure_object(ClientContext), *args, **kwargs)
 
-    return wrapper
+    return functools.wraps(f)(click.pass_context(wrapper))

@@ -19,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -36,7 +36,7 @@ class Attachment:
 
 
 def parse(data: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(data)  # type: ignore[return-value]
+    return BytesParser(policy=policy.default).parsebytes(data)
 
 
 def header(msg: Message, name: str) -> str:
@@ -52,17 +52,17 @@ def header(msg: Message, name: str) -> str:
         return " ".join(str(raw).split())
 
 
-def body_part(msg: EmailMessage) -> EmailMessage | None:
+def body_part(msg: EmailMessage) -> MIMEPart | None:
     try:
-        return msg.get_body(preferencelist=("plain", "html"))  # type: ignore[return-value]
+        return msg.get_body(preferencelist=("plain", "html"))
     except (KeyError, TypeError):
         return None
 
 
-def text_of(part: Message) -> str:
+def text_of(part: MIMEPart) -> str:
     """A text part's content as str, whatever its declared charset says (or fails to)."""
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
         if isinstance(content, str):
             return content.replace("\r\n", "\n")
     except (LookupError, UnicodeError, KeyError, AssertionError):
@@ -93,10 +93,10 @@ def attachments(msg: EmailMessage) -> list[Attachment]:
     return out
 
 
-def _collect(part: EmailMessage, out: list[Attachment]) -> None:
+def _collect(part: MIMEPart, out: list[Attachment]) -> None:
     for child in part.iter_attachments():
         if child.get_content_maintype() == "multipart":
-            _collect(child, out)  # type: ignore[arg-type]  # a signed or nested mixed part
+            _collect(child, out)  # a signed or nested mixed part
         else:
             out.append(_attachment(child))
 

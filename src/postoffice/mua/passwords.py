@@ -33,8 +33,8 @@ KEYRING_SERVICE = "postoffice-mail"
 
 def keyring_usable() -> bool:
     try:
-        import keyring  # type: ignore[import-not-found]
-        from keyring.backends import fail  # type: ignore[import-not-found]
+        import keyring
+        from keyring.backends import fail
     except ImportError:
         return False
     try:
@@ -46,8 +46,8 @@ def keyring_usable() -> bool:
 def store(profiles: Profiles, account: Account, password: str, place: str) -> None:
     """Keep `password` in `place` ("keyring" or "file")."""
     if place == "keyring":
-        import keyring  # type: ignore[import-not-found]
-        from keyring.errors import KeyringError  # type: ignore[import-not-found]
+        import keyring
+        from keyring.errors import KeyringError
 
         try:
             keyring.set_password(KEYRING_SERVICE, _keyring_user(account), password)
@@ -62,7 +62,7 @@ def store(profiles: Profiles, account: Account, password: str, place: str) -> No
 
 def forget(profiles: Profiles, account: Account) -> None:
     if account.password == "keyring" and keyring_usable():
-        import keyring  # type: ignore[import-not-found]
+        import keyring
 
         try:
             keyring.delete_password(KEYRING_SERVICE, _keyring_user(account))
@@ -81,11 +81,11 @@ def password_for(profiles: Profiles, account: Account) -> str:
         if not keyring_usable():
             raise MuaError(f"account {account.name} keeps its password in the system keyring, which is not "
                            f"available here; set ${PASSWORD_ENV}")
-        import keyring  # type: ignore[import-not-found]
-        from keyring.errors import KeyringError  # type: ignore[import-not-found]
+        import keyring
+        from keyring.errors import KeyringError
 
         try:
-            found = keyring.get_password(KEYRING_SERVICE, _keyring_user(account))
+            found: str | None = keyring.get_password(KEYRING_SERVICE, _keyring_user(account))
         except KeyringError as e:
             raise MuaError(f"cannot read the password of account {account.name} from the system keyring: "
                            f"{_one_line(e)}; set ${PASSWORD_ENV}") from None

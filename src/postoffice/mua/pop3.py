@@ -26,7 +26,7 @@ import poplib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import BinaryIO, Protocol, TextIO
 
 from postoffice.mua.connect import Endpoint, MuaError, TIMEOUT_S, explained, parse_endpoint, server_reply, tls_context
 from postoffice.mua.profiles import Account, sync_directory
@@ -35,8 +35,10 @@ MAX_LINE = 1 << 20  # poplib's own limit (2048) refuses real-world messages with
 
 
 class _LongLines:
+    file: BinaryIO  # poplib.POP3's, which this mixes into
+
     def _getline(self) -> tuple[bytes, int]:
-        line = self.file.readline(MAX_LINE + 1)  # type: ignore[attr-defined]
+        line = self.file.readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
             raise poplib.error_proto("line too long")
         if not line:
@@ -55,6 +57,13 @@ class POP3(_LongLines, poplib.POP3):
 
 class POP3_SSL(_LongLines, poplib.POP3_SSL):
     pass
+
+
+class Progress(Protocol):
+    """What a download tells as it goes (render.DownloadProgress shows it)."""
+
+    def start(self, count: int, total_bytes: int) -> None: ...
+    def advance(self, size: int) -> None: ...
 
 
 class Destination(Protocol):
@@ -125,7 +134,7 @@ class UidlRecord:
         except FileNotFoundError:
             lines = []
         self.uidls = {line for line in lines if line and not line.startswith("#")}
-        self._file: Any = None
+        self._file: TextIO | None = None
 
     def add(self, uidl: str) -> None:
         if self._file is None:
@@ -165,7 +174,7 @@ class FetchResult:
 
 
 def fetch(account: Account, password: str, destination: Destination, uidl_directory: Path, *, keep: bool,
-          insecure: bool, progress: Any = None) -> FetchResult:
+          insecure: bool, progress: Progress | None = None) -> FetchResult:
     endpoint = parse_endpoint(account.pop3, "pop3", account.tls)
     ctx = tls_context(insecure=insecure or account.insecure)
     result = FetchResult()
@@ -198,7 +207,7 @@ def fetch(account: Account, password: str, destination: Destination, uidl_direct
     return result
 
 
-def _capabilities(pop: poplib.POP3) -> dict[str, Any]:
+def _capabilities(pop: poplib.POP3) -> dict[str, list[str]]:
     try:
         return pop.capa()
     except poplib.error_proto:
@@ -206,7 +215,8 @@ def _capabilities(pop: poplib.POP3) -> dict[str, Any]:
 
 
 def _download(pop: poplib.POP3, endpoint: Endpoint, account: Account, destination: Destination,
-              uidl_directory: Path, *, keep: bool, result: FetchResult, progress: Any) -> tuple[UidlRecord, set[str]]:
+              uidl_directory: Path, *, keep: bool, result: FetchResult,
+              progress: Progress | None) -> tuple[UidlRecord, set[str]]:
     """Download what is new, DELE what is safe here; returns the record and the UIDLs left on the server."""
     _, listing, _ = pop.list()
     sizes = {int(n): int(s) for n, s in (line.split()[:2] for line in listing)}

@@ -15,8 +15,10 @@ import shutil
 import sys
 from collections.abc import Iterable
 from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +26,11 @@ from postoffice.mua import parts
 from postoffice.mua.contacts import Contact
 from postoffice.mua.imap import FLAG_NAMES, Folder, Summary
 from postoffice.mua.profiles import Account
+
+if TYPE_CHECKING:  # rich is imported when something is shown, not when the command starts
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
 
 FLAG_WORDS = {v.lower(): k for k, v in FLAG_NAMES.items()}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and line feed, DEL, C1
@@ -34,7 +41,7 @@ def shown(text: str) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
-def console(*, stderr: bool = False) -> Any:
+def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -44,11 +51,11 @@ def console(*, stderr: bool = False) -> Any:
                    color_system="auto" if tty else None, soft_wrap=False)
 
 
-def _table(*columns: str, **kwargs: Any) -> Any:
+def _table(*columns: str, title: str | None = None) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, **kwargs)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title)
     for name in columns:
         table.add_column(name, overflow="fold")
     return table
@@ -93,7 +100,8 @@ def messages(summaries: list[Summary], folder: str) -> None:
     out.print(table)
 
 
-def _who(msg: Any) -> str:
+def _who(msg: EmailMessage) -> str:
+    addresses: tuple[Address, ...]
     try:
         field = msg.get("From")
         addresses = getattr(field, "addresses", ())
@@ -114,7 +122,7 @@ def folders(rows: list[tuple[Folder, dict[str, int]]]) -> None:
     console().print(table)
 
 
-def message(msg: Any) -> None:
+def message(msg: EmailMessage) -> None:
     """Headers, the text, then the attachments, numbered as save-attachments numbers them."""
     from rich.text import Text
 
@@ -169,8 +177,8 @@ class DownloadProgress:
     THRESHOLD = 5  # messages; fewer go by too fast to need a bar
 
     def __init__(self) -> None:
-        self._progress: Any = None
-        self._task: Any = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     def start(self, count: int, total_bytes: int) -> None:
         err = console(stderr=True)
@@ -179,13 +187,13 @@ class DownloadProgress:
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)
 
-        self._progress = Progress(TextColumn(f"fetching {count} messages"), BarColumn(), DownloadColumn(),
-                                  TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
-        self._progress.start()
-        self._task = self._progress.add_task("fetch", total=total_bytes)
+        progress = Progress(TextColumn(f"fetching {count} messages"), BarColumn(), DownloadColumn(),
+                            TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+        progress.start()
+        self._progress, self._task = progress, progress.add_task("fetch", total=total_bytes)
 
     def advance(self, size: int) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, size)
 
     def stop(self) -> None:
