@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from postoffice.addresses import normalize_address
@@ -212,48 +213,57 @@ class Pop3Session:
             case Quit():
                 return await self._quit()
             case Stat():
-                live = self.maildrop.live()
+                live = self._drop.live()
                 return Outcome(replies.stat(len(live), sum(m.size for _, m in live)))
             case List(msg=None):
-                live = self.maildrop.live()
+                live = self._drop.live()
                 return Outcome(replies.list_follows(len(live), sum(m.size for _, m in live)),
                                body=multiline(f"{n} {m.size}" for n, m in live))
-            case List(msg=n):
-                message = self.maildrop.get(n)
+            case List(msg=int() as n):
+                message = self._drop.get(n)
                 return Outcome(replies.scan_listing(n, message.size)) if message else self._no_such(n)
             case Uidl(msg=None):
                 return Outcome(replies.UIDL_FOLLOWS, body=multiline(
-                    f"{n} {self.maildrop.unique_id(m)}" for n, m in self.maildrop.live()))
-            case Uidl(msg=n):
-                message = self.maildrop.get(n)
-                return Outcome(replies.unique_id_listing(n, self.maildrop.unique_id(message))) if message else self._no_such(n)
+                    f"{n} {self._drop.unique_id(m)}" for n, m in self._drop.live()))
+            case Uidl(msg=int() as n):
+                message = self._drop.get(n)
+                if message is None:
+                    return self._no_such(n)
+                return Outcome(replies.unique_id_listing(n, self._drop.unique_id(message)))
             case Retr(msg=n):
-                message = self.maildrop.get(n)
+                message = self._drop.get(n)
                 if message is None:
                     return self._no_such(n)
                 raw = await self.store.blobs.read_message(message)
-                self.maildrop.retrieved.add(n)  # its journey event is written with the others at the end
+                self._drop.retrieved.add(n)  # its journey event is written with the others at the end
                 return Outcome(replies.retr_follows(message.size), body=stuffed(raw))
             case Top(msg=n, lines=lines):
-                message = self.maildrop.get(n)
+                message = self._drop.get(n)
                 if message is None:
                     return self._no_such(n)
                 raw = await self.store.blobs.read_message(message)
                 return Outcome(replies.TOP_FOLLOWS, body=stuffed(top_of(raw, lines)))
             case Dele(msg=n):
-                if n in self.maildrop.deleted and 1 <= n <= len(self.maildrop.messages):
+                if n in self._drop.deleted and 1 <= n <= len(self._drop.messages):
                     return self.refuse(replies.ALREADY_DELETED)
-                if self.maildrop.get(n) is None:
+                if self._drop.get(n) is None:
                     return self._no_such(n)
-                self.maildrop.deleted.add(n)
+                self._drop.deleted.add(n)
                 return Outcome(replies.deleted(n))
             case Noop():
                 return Outcome(replies.OK)
             case Rset():
-                self.maildrop.deleted.clear()
-                live = self.maildrop.live()
+                self._drop.deleted.clear()
+                live = self._drop.live()
                 return Outcome(replies.reset(len(live), sum(m.size for _, m in live)))
         return self.refuse(replies.UNKNOWN_COMMAND)  # pragma: no cover - every keyword is matched above
+
+    @property
+    def _drop(self) -> Maildrop:
+        """The maildrop of a session in TRANSACTION or UPDATE: the state table lets no other state use it."""
+        if self.maildrop is None:
+            raise RuntimeError("no maildrop before the login")
+        return self.maildrop
 
     def _no_such(self, n: int) -> Outcome:
         return self.refuse(replies.NO_SUCH_MESSAGE)
@@ -331,8 +341,8 @@ class Pop3Session:
     async def _quit(self) -> Outcome:
         if self.state is State.AUTHORIZATION:
             return Outcome(replies.BYE, Then.CLOSE)
+        drop = self._drop
         self.state = State.UPDATE
-        drop = self.maildrop
         try:
             gone = [drop.messages[n - 1] for n in sorted(drop.deleted)]
             seen = [drop.messages[n - 1].uid for n in sorted(drop.retrieved - drop.deleted)]

@@ -129,10 +129,15 @@ class Delivery(Protocol):
 class Policy(Protocol):
     """What the listener kind decides: submission (msa.policy) or relay from other servers (mta.policy)."""
 
-    name: str  # "smtp" or "submission": for logs and the journey
-    requires_auth: bool
+    @property
+    def name(self) -> str:
+        """"smtp" or "submission": for logs and the journey."""
+    @property
+    def requires_auth(self) -> bool: ...
+    @property
+    def authenticator(self) -> login.Authenticator | None:
+        """None: AUTH is not offered on this port."""
 
-    authenticator: login.Authenticator | None  # None: AUTH is not offered on this port
     async def check_mail(self, peer: Peer, cmd: MailFrom) -> Reply | None: ...
     def check_rcpt(self, peer: Peer, cmd: RcptTo) -> Reply | None: ...
     def open_delivery(self, peer: Peer, cmd: MailFrom) -> Delivery: ...
