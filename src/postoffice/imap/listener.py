@@ -26,7 +26,8 @@ from postoffice.auth.authenticator import Authenticator
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Imap as ImapConfig
 from postoffice.imap import responses as r
-from postoffice.imap.session import ImapSession, Outcome, Then
+from postoffice.imap.outcome import Outcome, Then
+from postoffice.imap.session import ImapSession
 from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
 
@@ -104,7 +105,7 @@ class Connection(LineConnection):
         getting: asyncio.Task | None = None
         try:
             while True:
-                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session._pending_tag)
+                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session.pending_tag)
                 if not isinstance(result, NeedMore):
                     del self.buf[:used]
                     self.write(self.session.idle_done(result).data)

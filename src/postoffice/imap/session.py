@@ -9,8 +9,8 @@ States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what 
 `commands/messages.py`; CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS and APPEND
 (MULTIAPPEND, APPENDLIMIT, BINARY literal8, UTF8 data) in `commands/mailboxes.py`; LIST (with
 LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN) and LSUB in `commands/listing.py`; NAMESPACE
-(RFC 2342), ENABLE, ID and authentication here (the login itself is `auth.authenticator`'s: the
-plaintext policy, the mechanisms, SASL steps and throttling; this module maps its answers).
+(RFC 2342), ENABLE and ID here; STARTTLS, LOGIN and AUTHENTICATE in `commands/auth.py` (the login
+itself is `auth.authenticator`'s: the plaintext policy, the mechanisms, SASL steps and throttling).
 
 Invariants:
 - the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
@@ -38,16 +38,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import postoffice
-from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.authenticator import Authenticated, Authenticator, Exchange, Failed, Peer, Reason
+from postoffice.auth.authenticator import Authenticator, Peer
 from postoffice.imap import responses as r
+from postoffice.imap.commands import auth
+from postoffice.imap.outcome import AuthLineReader, Outcome, Refused, Then
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
 from postoffice.imap.wire import (
     Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Copy, Create, Delete, Done,
     Enable, Examine, Expunge as ExpungeCmd, Fetch, Id, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
     Search, Select, StartTls, Status, Store, Subscribe, UidExpunge, Unselect, Unsubscribe,
 )
+from postoffice.store.api import Account
 
 log = logging.getLogger(__name__)
 
@@ -84,28 +86,6 @@ SERVER_ID = {"name": "postoffice", "vendor": "postoffice", "version": postoffice
 _NO_EXPUNGE_AFTER = frozenset({"FETCH", "STORE", "SEARCH", "COPY", "MOVE"})
 
 
-class Then(enum.Enum):
-    NOTHING = "nothing"
-    READ_AUTH_LINE = "read-auth-line"
-    START_TLS = "start-tls"
-    IDLE = "idle"
-    CLOSE = "close"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    data: bytes  # every response line of the command, untagged ones first
-    then: Then = Then.NOTHING
-
-
-class Refused(Exception):
-    """A command refused deep down: the tagged status, its code and text."""
-
-    def __init__(self, status: str, code: r.Code | None, text: str) -> None:
-        super().__init__(text)
-        self.status, self.code, self.text = status, code, text
-
-
 @dataclass
 class ImapSession:
     store: Any
@@ -122,8 +102,8 @@ class ImapSession:
     selected: SelectedMailbox | None = None
     feed: asyncio.Queue | None = None  # the selected mailbox's change feed
     _feed_cm: Any = None
-    _exchange: Exchange | None = None  # the AUTHENTICATE exchange waiting for the client's answer
-    _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
+    _reader: AuthLineReader | None = None  # the AUTHENTICATE exchange in progress
+    pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
     sleep: Any = asyncio.sleep
     enabled: set[str] = field(default_factory=set)  # what ENABLE turned on (RFC 5161), upper-case
     append_limit: int = 26_214_400  # APPENDLIMIT (RFC 7889): the largest message APPEND takes
@@ -190,6 +170,9 @@ class ImapSession:
         except Exception:
             log.exception("imap: %s failed for %s", name, self.client_ip)
             outcome = Outcome(r.tagged(cmd.tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+        if outcome.then in (Then.IDLE, Then.READ_AUTH_LINE):
+            self.pending_tag = cmd.tag  # the command goes on: its completion comes later
+        self._reader = outcome.reader
         if outcome.then in (Then.NOTHING, Then.IDLE) and self.selected is not None:
             uid_form = getattr(cmd, "uid", False)
             allow = name not in _NO_EXPUNGE_AFTER or uid_form
@@ -224,13 +207,11 @@ class ImapSession:
                 return Outcome(r.untagged_status("BYE", None, "Logging out")
                                + r.tagged(cmd.tag, "OK", None, "LOGOUT completed"), Then.CLOSE)
             case StartTls():
-                if self.tls_active or not self.tls_available:
-                    return Outcome(r.tagged(cmd.tag, "BAD", None, "TLS is already active"))
-                return Outcome(r.tagged(cmd.tag, "OK", None, "Begin TLS negotiation now"), Then.START_TLS)
+                return await auth.starttls(self, cmd)
             case Login():
-                return await self._login(cmd)
+                return await auth.login(self, cmd)
             case Authenticate():
-                return await self._authenticate(cmd)
+                return await auth.authenticate(self, cmd)
             case Select() | Examine():
                 return await self._select(cmd)
             case List():
@@ -284,12 +265,11 @@ class ImapSession:
                 return self._ok(cmd.tag, "NAMESPACE completed", line)
             case Idle():
                 # RFC 2177 §3: a continuation, then updates as they come, until DONE.
-                self._pending_tag = cmd.tag
                 return Outcome(r.continuation("idling"), Then.IDLE)
         return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
 
     def idle_done(self, done: Done | BadCommand) -> Outcome:
-        tag, self._pending_tag = self._pending_tag, ""
+        tag, self.pending_tag = self.pending_tag, ""
         if isinstance(done, BadCommand):
             return Outcome(r.tagged(tag, "BAD", None, "Expected DONE"))
         return Outcome(self.pending_updates() + r.tagged(tag, "OK", None, "IDLE terminated"))
@@ -335,75 +315,22 @@ class ImapSession:
     def tls_started(self) -> None:
         self.tls_active = True
 
-    async def _login(self, cmd: Login) -> Outcome:
-        answer = await self.auth.login(self.peer, cmd.userid, cmd.password)
-        if isinstance(answer, Authenticated):
-            return await self._open(cmd.tag, answer.identity)
-        return self._failed(cmd.tag, answer)
-
-    async def _authenticate(self, cmd: Authenticate) -> Outcome:
-        exchange = self.auth.start(cmd.mechanism, self.peer)
-        if isinstance(exchange, Failed):
-            return self._failed(cmd.tag, exchange)
-        self._pending_tag = cmd.tag
-        # RFC 4959 §3: an initial response ("=" for an empty one) is the first client answer.
-        return await self._auth_step(exchange, cmd.initial_response)
-
     async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
         """The client's answer to a challenge (RFC 9051 §6.2.2)."""
-        exchange, self._exchange = self._exchange, None
-        tag = self._pending_tag
-        if isinstance(response, BadCommand) or exchange is None:
-            return self._failed(tag, exchange.cancel(Reason.MALFORMED) if exchange else Failed(Reason.MALFORMED))
-        if response.data is None:
-            return self._failed(tag, exchange.cancel())
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return Outcome(r.tagged(self.pending_tag, "BAD", None, "Malformed response"))
         try:
-            return await self._auth_step(exchange, response.data)
+            outcome = await reader(response)
         except Exception:
             log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
-            return Outcome(r.tagged(tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+            return Outcome(r.tagged(self.pending_tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+        self._reader = outcome.reader
+        return outcome
 
-    async def _auth_step(self, exchange: Exchange, response: bytes | None) -> Outcome:
-        answer = await exchange.step(response)
-        tag = self._pending_tag
-        if isinstance(answer, Authenticated):
-            return await self._open(tag, answer.identity)
-        if isinstance(answer, Failed):
-            return self._failed(tag, answer)
-        # A challenge; with SCRAM the last one is the server's final data, answered empty.
-        self._exchange = exchange
-        return Outcome(r.continuation_base64(answer.data) if answer.data else b"+ \r\n", Then.READ_AUTH_LINE)
-
-    def _failed(self, tag: str, failed: Failed) -> Outcome:
-        match failed.reason:
-            case Reason.PLAINTEXT_REFUSED:
-                return Outcome(r.tagged(tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
-            case Reason.UNKNOWN_MECHANISM:
-                # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
-                return Outcome(r.tagged(tag, "NO", r.CANNOT, "Unsupported mechanism"))
-            case Reason.MALFORMED | Reason.TOO_LONG:
-                return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
-            case Reason.CANCELLED:
-                return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
-            case Reason.AUTHZID_REFUSED:
-                # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
-                return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
-        log.info("imap: failed login from %s (%s)", self.client_ip, failed.reason.value)
-        return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
-
-    async def _open(self, tag: str, identity: str) -> Outcome:
-        try:
-            address = normalize_address(identity)
-            account = await self.store.directory.find_account(address)
-        except BadAddress:
-            account = None
-        if account is None:  # verified, then gone: counted as a failure all the same
-            await self.auth.failed(self.peer, identity)
-            return self._failed(tag, Failed(Reason.BAD_CREDENTIALS))
+    def authenticated(self, account: Account) -> None:
         self.account, self.address = account.id, account.address
         self.state = State.AUTHENTICATED
-        log.info("imap: %s logged in from %s", self.address, self.client_ip)
-        return self._ok(tag, "Logged in", code=r.capability_code(self.capabilities()))
 
     # --- authenticated -------------------------------------------------------------------------------
 
