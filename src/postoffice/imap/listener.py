@@ -26,7 +26,7 @@ from postoffice.auth.authenticator import Authenticator
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Imap as ImapConfig
 from postoffice.imap import responses as r
-from postoffice.imap.outcome import Outcome, Then
+from postoffice.imap.outcome import Outcome, Then, encode
 from postoffice.imap.session import ImapSession
 from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
@@ -78,7 +78,7 @@ class Connection(LineConnection):
             del self.buf[:end + 1]
 
     async def act(self, outcome: Outcome) -> None:
-        self.write(outcome.data)
+        self.write(encode(outcome))
         match outcome.then:
             case Then.CLOSE:
                 raise Closed
@@ -108,7 +108,7 @@ class Connection(LineConnection):
                 result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session.pending_tag)
                 if not isinstance(result, NeedMore):
                     del self.buf[:used]
-                    self.write(self.session.idle_done(result).data)
+                    self.write(encode(self.session.idle_done(result)))
                     if isinstance(result, BadCommand):
                         await self.discard(result)
                     return

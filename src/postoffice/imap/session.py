@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import postoffice
@@ -42,8 +42,8 @@ from postoffice.auth.accounts import credentials_of
 from postoffice.auth.authenticator import Authenticator, Peer
 from postoffice.imap import responses as r
 from postoffice.imap.commands import auth
-from postoffice.imap.outcome import AuthLineReader, Outcome, Refused, Then
-from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
+from postoffice.imap.outcome import AuthLineReader, Completion, Outcome, Refused, Status, Then, ok, reply, update_line
+from postoffice.imap.selected import SelectedMailbox
 from postoffice.imap.wire import (
     Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Copy, Create, Delete, Done,
     Enable, Examine, Expunge as ExpungeCmd, Fetch, Id, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
@@ -137,7 +137,7 @@ class ImapSession:
         the session ends with BYE: a client that speaks something else (HTTP, SMTP, noise) is let go
         instead of being answered line by line forever."""
         outcome = await self._handle(cmd)
-        if not _ends_bad(outcome.data):
+        if not outcome.is_bad:
             self.bad_in_a_row = 0
             return outcome
         self.bad_in_a_row += 1
@@ -145,31 +145,32 @@ class ImapSession:
             return outcome
         self.state = State.LOGOUT
         await self.close()
-        return Outcome(outcome.data + r.untagged_status("BYE", None, "Too many invalid commands"), Then.CLOSE)
+        return replace(outcome, then=Then.CLOSE,
+                       after=(r.untagged_status("BYE", None, "Too many invalid commands"),))
 
     async def _handle(self, cmd: Command | BadCommand) -> Outcome:
         if isinstance(cmd, BadCommand):
             name, _, args = (cmd.code or "").partition(" ")
             code = r.Code(name, args) if name else None
             if cmd.tag is None:
-                return Outcome(r.untagged_status("BAD", code, cmd.text))
+                return Outcome(completion=Completion(None, "BAD", code, cmd.text))
             # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD; a
             # SEARCH answered NO empties the saved result (RFC 9051 §6.4.4.1; any such SEARCH here,
             # with SAVE or not, as the refused command's options are not known).
-            status = "NO" if name == "BADCHARSET" else "BAD"
+            status: Status = "NO" if name == "BADCHARSET" else "BAD"
             if status == "NO" and self.selected is not None:
                 self.selected.save(())
-            return Outcome(r.tagged(cmd.tag, status, code, cmd.text))
+            return reply(cmd.tag, status, code, cmd.text)
         name = cmd.name
         if name not in ACCEPTS[self.state]:
-            return Outcome(r.tagged(cmd.tag, "BAD", None, f"{name} not allowed now"))
+            return reply(cmd.tag, "BAD", None, f"{name} not allowed now")
         try:
             outcome = await self._dispatch(cmd)
         except Refused as e:
-            outcome = Outcome(r.tagged(cmd.tag, e.status, e.code, e.text))
+            outcome = reply(cmd.tag, e.status, e.code, e.text)
         except Exception:
             log.exception("imap: %s failed for %s", name, self.client_ip)
-            outcome = Outcome(r.tagged(cmd.tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+            outcome = reply(cmd.tag, "NO", r.SERVERBUG, "Internal error, try again later")
         if outcome.then in (Then.IDLE, Then.READ_AUTH_LINE):
             self.pending_tag = cmd.tag  # the command goes on: its completion comes later
         self._reader = outcome.reader
@@ -177,8 +178,7 @@ class ImapSession:
             uid_form = getattr(cmd, "uid", False)
             allow = name not in _NO_EXPUNGE_AFTER or uid_form
             try:
-                outcome = Outcome(with_updates(outcome.data, cmd.tag, self.pending_updates(allow_expunge=allow)),
-                                  outcome.then)
+                outcome = outcome.with_updates(self.pending_updates(allow_expunge=allow))
             except Exception:
                 log.exception("imap: updates failed for %s", self.client_ip)
         return outcome
@@ -188,7 +188,7 @@ class ImapSession:
         if self.selected is None:
             return b""
         self.drain_feed()
-        return b"".join(encode_update(u) for u in self.selected.updates(allow_expunge=allow_expunge))
+        return b"".join(update_line(u) for u in self.selected.updates(allow_expunge=allow_expunge))
 
     def drain_feed(self) -> None:
         while self.feed is not None and not self.feed.empty():
@@ -197,15 +197,15 @@ class ImapSession:
     async def _dispatch(self, cmd: Command) -> Outcome:
         match cmd:
             case Capability():
-                return self._ok(cmd.tag, "CAPABILITY completed", r.untagged("CAPABILITY " + " ".join(self.capabilities())))
+                return ok(cmd.tag, "CAPABILITY completed", r.untagged("CAPABILITY " + " ".join(self.capabilities())))
             case Noop() | Check():
-                return self._ok(cmd.tag, f"{cmd.name} completed")
+                return ok(cmd.tag, f"{cmd.name} completed")
             case Logout():
                 # RFC 9051 §6.1.3: BYE first, then the tagged OK, then the server closes.
                 self.state = State.LOGOUT
                 await self.close()
-                return Outcome(r.untagged_status("BYE", None, "Logging out")
-                               + r.tagged(cmd.tag, "OK", None, "LOGOUT completed"), Then.CLOSE)
+                return replace(ok(cmd.tag, "LOGOUT completed", r.untagged_status("BYE", None, "Logging out")),
+                               then=Then.CLOSE)
             case StartTls():
                 return await auth.starttls(self, cmd)
             case Login():
@@ -225,12 +225,12 @@ class ImapSession:
                     if uids:
                         await self.store.mailboxes.expunge(self.selected.mailbox, uids)
                 await self._deselect()
-                return Outcome(r.tagged(cmd.tag, "OK", None, f"{cmd.name} completed"))
+                return ok(cmd.tag, f"{cmd.name} completed")
             case ExpungeCmd():
                 return await self._expunge(cmd)
             case Search() if cmd.charset is not None and "UTF8=ACCEPT" in self.enabled:
                 # RFC 6855 §3: after ENABLE UTF8=ACCEPT a charset conflicts with the session's UTF-8.
-                return Outcome(r.tagged(cmd.tag, "BAD", r.CLIENTBUG, "No CHARSET after ENABLE UTF8=ACCEPT"))
+                return reply(cmd.tag, "BAD", r.CLIENTBUG, "No CHARSET after ENABLE UTF8=ACCEPT")
             case Fetch() | Store() | Search():
                 from postoffice.imap.commands import messages
                 return await messages.run(self, cmd)
@@ -245,14 +245,14 @@ class ImapSession:
                 new = [c for c in dict.fromkeys(cmd.capabilities) if c in ENABLEABLE and c not in self.enabled]
                 self.enabled.update(new)
                 line = r.untagged(" ".join(["ENABLED"] + [ENABLEABLE[c] for c in new]))
-                return self._ok(cmd.tag, "ENABLE completed", line)
+                return ok(cmd.tag, "ENABLE completed", line)
             case Id():
                 # RFC 2971 §3.1-§3.3: the client's fields are logged; ours answer.
                 if cmd.params:
                     log.info("imap: client %s says ID %s", self.client_ip,
                              ", ".join(f"{k}={v}" for k, v in list(cmd.params.items())[:30]))
                 fields = b" ".join(r.quoted(k) + b" " + r.quoted(v) for k, v in SERVER_ID.items())
-                return self._ok(cmd.tag, "ID completed", r.untagged(b"ID (" + fields + b")"))
+                return ok(cmd.tag, "ID completed", r.untagged(b"ID (" + fields + b")"))
             case Create() | Delete() | Rename() | Subscribe() | Unsubscribe() | Lsub() | Status() | Append():
                 from postoffice.imap.commands import listing, mailboxes
                 handler = {Create: mailboxes.create, Delete: mailboxes.delete, Rename: mailboxes.rename,
@@ -262,20 +262,17 @@ class ImapSession:
             case Namespace():
                 # RFC 2342 §5: one personal namespace, "" with "/"; no other users', no shared.
                 line = r.untagged(b'NAMESPACE (("" "' + DELIMITER.encode() + b'")) NIL NIL')
-                return self._ok(cmd.tag, "NAMESPACE completed", line)
+                return ok(cmd.tag, "NAMESPACE completed", line)
             case Idle():
                 # RFC 2177 §3: a continuation, then updates as they come, until DONE.
-                return Outcome(r.continuation("idling"), Then.IDLE)
-        return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
+                return Outcome((r.continuation("idling"),), then=Then.IDLE)
+        return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
 
     def idle_done(self, done: Done | BadCommand) -> Outcome:
         tag, self.pending_tag = self.pending_tag, ""
         if isinstance(done, BadCommand):
-            return Outcome(r.tagged(tag, "BAD", None, "Expected DONE"))
-        return Outcome(self.pending_updates() + r.tagged(tag, "OK", None, "IDLE terminated"))
-
-    def _ok(self, tag: str, text: str, data: bytes = b"", code: r.Code | None = None) -> Outcome:
-        return Outcome(data + r.tagged(tag, "OK", code, text))
+            return reply(tag, "BAD", None, "Expected DONE")
+        return ok(tag, "IDLE terminated", self.pending_updates())
 
     async def close(self) -> None:
         """The connection ended, however it ended: leave the change feed."""
@@ -319,12 +316,12 @@ class ImapSession:
         """The client's answer to a challenge (RFC 9051 §6.2.2)."""
         reader, self._reader = self._reader, None
         if reader is None:
-            return Outcome(r.tagged(self.pending_tag, "BAD", None, "Malformed response"))
+            return reply(self.pending_tag, "BAD", None, "Malformed response")
         try:
             outcome = await reader(response)
         except Exception:
             log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
-            return Outcome(r.tagged(self.pending_tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+            return reply(self.pending_tag, "NO", r.SERVERBUG, "Internal error, try again later")
         self._reader = outcome.reader
         return outcome
 
@@ -336,7 +333,7 @@ class ImapSession:
 
     async def _select(self, cmd: Select | Examine) -> Outcome:
         if cmd.condstore or cmd.qresync:
-            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
+            return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
         # RFC 9051 §6.3.2: a SELECT deselects first, even when it fails; a rev2 client is told
         # with OK [CLOSED] (RFC 9051 §7.1; rev1 clients were never promised it).
         closed = r.untagged_status("OK", r.CLOSED, "Previous mailbox is now closed") if (
@@ -344,7 +341,7 @@ class ImapSession:
         await self._deselect()
         box = await self.store.mailboxes.find(self.account, cmd.mailbox)
         if box is None:
-            return Outcome(r.tagged(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox"))
+            return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
         read_only = isinstance(cmd, Examine)
         self._feed_cm = self.store.feed.subscribe(box.id)
         self.feed = self._feed_cm.__enter__()  # before reading: no change falls in between
@@ -372,7 +369,7 @@ class ImapSession:
                 r.untagged_status("OK", r.uidvalidity(box.uidvalidity), "UIDs valid"),
                 r.untagged_status("OK", r.uidnext(uidnext), "Predicted next UID")]
         code = r.READ_ONLY if read_only else r.READ_WRITE
-        return self._ok(cmd.tag, f"{cmd.name} completed", b"".join(out), code)
+        return ok(cmd.tag, f"{cmd.name} completed", *out, code=code)
 
     async def _deselect(self) -> None:
         if self._feed_cm is not None:
@@ -385,41 +382,11 @@ class ImapSession:
 
     async def _expunge(self, cmd: ExpungeCmd) -> Outcome:
         if self.selected.read_only:
-            return Outcome(r.tagged(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only"))
+            return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
         from postoffice.imap.commands.messages import deleted_uids
         uids = await deleted_uids(self)
         if uids:
             # The store publishes the expunges to our own feed too: `handle` reports them (and any
             # made elsewhere) as EXPUNGE responses before the tagged OK (RFC 9051 §6.4.3).
             await self.store.mailboxes.expunge(self.selected.mailbox, uids)
-        return self._ok(cmd.tag, "EXPUNGE completed")
-
-
-def _ends_bad(data: bytes) -> bool:
-    """Whether the last line is a BAD, tagged or untagged: "a1 BAD ..." or "* BAD ..."."""
-    last = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
-    return last.split(b" ", 2)[1:2] == [b"BAD"]
-
-
-def encode_update(update: Update) -> bytes:
-    match update:
-        case Expunge(seq=seq):
-            return r.untagged(b"%d EXPUNGE" % seq)
-        case Exists(count=count):
-            return r.untagged(b"%d EXISTS" % count)
-        case FlagsChanged(seq=seq, uid=uid, flags=flags):
-            return r.fetch(seq, [("FLAGS", r.flag_list(flags - {"\\Recent"})), ("UID", r.number(uid))])
-    raise TypeError(update)  # pragma: no cover
-
-
-def with_updates(data: bytes, tag: str, updates: bytes) -> bytes:
-    """The command's own responses, then the updates, then its tagged completion: the command's
-    results carry the sequence numbers the client knew when it sent the command, and any EXPUNGE
-    among the updates renumbers only what follows (RFC 9051 §7.5.1)."""
-    if not updates:
-        return data
-    completion = (tag + " ").encode()
-    if data.startswith(completion):
-        return updates + data
-    at = data.rfind(b"\r\n" + completion)
-    return data[:at + 2] + updates + data[at + 2:] if at >= 0 else data + updates
+        return ok(cmd.tag, "EXPUNGE completed")

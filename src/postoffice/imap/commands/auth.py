@@ -14,7 +14,7 @@ from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.authenticator import Authenticated, Exchange, Failed, Reason
 from postoffice.imap import responses as r
 from postoffice.imap.context import Context
-from postoffice.imap.outcome import AuthLineReader, Outcome, Then
+from postoffice.imap.outcome import AuthLineReader, Completion, Outcome, Then, ok, reply
 from postoffice.imap.wire import Authenticate, AuthResponse, BadCommand, Login, StartTls
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 async def starttls(ctx: Context, cmd: StartTls) -> Outcome:
     if ctx.tls_active or not ctx.tls_available:
-        return Outcome(r.tagged(cmd.tag, "BAD", None, "TLS is already active"))
-    return Outcome(r.tagged(cmd.tag, "OK", None, "Begin TLS negotiation now"), Then.START_TLS)
+        return reply(cmd.tag, "BAD", None, "TLS is already active")
+    return Outcome(completion=Completion(cmd.tag, "OK", None, "Begin TLS negotiation now"), then=Then.START_TLS)
 
 
 async def login(ctx: Context, cmd: Login) -> Outcome:
@@ -61,26 +61,26 @@ async def _step(ctx: Context, tag: str, exchange: Exchange, response: bytes | No
     if isinstance(answer, Failed):
         return _failed(ctx, tag, answer)
     # A challenge; with SCRAM the last one is the server's final data, answered empty.
-    return Outcome(r.continuation_base64(answer.data) if answer.data else b"+ \r\n", Then.READ_AUTH_LINE,
-                   _reader(ctx, tag, exchange))
+    challenge = r.continuation_base64(answer.data) if answer.data else b"+ \r\n"
+    return Outcome((challenge,), then=Then.READ_AUTH_LINE, reader=_reader(ctx, tag, exchange))
 
 
 def _failed(ctx: Context, tag: str, failed: Failed) -> Outcome:
     match failed.reason:
         case Reason.PLAINTEXT_REFUSED:
-            return Outcome(r.tagged(tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
+            return reply(tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first")
         case Reason.UNKNOWN_MECHANISM:
             # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
-            return Outcome(r.tagged(tag, "NO", r.CANNOT, "Unsupported mechanism"))
+            return reply(tag, "NO", r.CANNOT, "Unsupported mechanism")
         case Reason.MALFORMED | Reason.TOO_LONG:
-            return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
+            return reply(tag, "BAD", None, "Malformed response")
         case Reason.CANCELLED:
-            return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
+            return reply(tag, "BAD", None, "AUTHENTICATE cancelled")
         case Reason.AUTHZID_REFUSED:
             # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
-            return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
+            return reply(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity")
     log.info("imap: failed login from %s (%s)", ctx.client_ip, failed.reason.value)
-    return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
+    return reply(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed")
 
 
 async def _open(ctx: Context, tag: str, identity: str) -> Outcome:
@@ -94,4 +94,4 @@ async def _open(ctx: Context, tag: str, identity: str) -> Outcome:
         return _failed(ctx, tag, Failed(Reason.BAD_CREDENTIALS))
     ctx.authenticated(account)
     log.info("imap: %s logged in from %s", account.address, ctx.client_ip)
-    return Outcome(r.tagged(tag, "OK", r.capability_code(ctx.capabilities()), "Logged in"))
+    return ok(tag, "Logged in", code=r.capability_code(ctx.capabilities()))

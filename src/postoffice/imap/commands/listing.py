@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
+from postoffice.imap.outcome import Outcome, reply
 from postoffice.imap.commands.mailboxes import (
     MAX_NAME_OCTETS, delimiter, status_line, superiors, unsupported_status_item,
 )
@@ -56,18 +57,13 @@ from postoffice.imap.wire import List, Lsub
 from postoffice.store.api import Mailbox, NotFound
 
 if TYPE_CHECKING:
-    from postoffice.imap.session import ImapSession, Outcome
+    from postoffice.imap.session import ImapSession
 
 log = logging.getLogger(__name__)
 
 # Selection options that restrict what is listed (RFC 5258 §3.1, RFC 6154 §2), in the order CHILDINFO
 # names them; REMOTE widens instead and RECURSIVEMATCH only modifies these.
 _CRITERIA = ("SUBSCRIBED", "SPECIAL-USE")
-
-
-def _out(tag: str, status: str, text: str, data: bytes = b"") -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(data + r.tagged(tag, status, None, text))
 
 
 # --- patterns ----------------------------------------------------------------------------------------
@@ -191,16 +187,16 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
 async def list_(session: ImapSession, cmd: List) -> Outcome:
     unknown = unsupported_status_item(session, cmd.status)
     if unknown is not None:
-        return _out(cmd.tag, "BAD", f"Unsupported STATUS item {unknown}")
+        return reply(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
     sep = delimiter().encode()
     if not cmd.extended and cmd.patterns == ("",):
         # RFC 9051 §6.3.9: in the basic syntax an empty pattern asks for the delimiter and the
         # root of the reference, which is "" as our names are not rooted.
-        return _out(cmd.tag, "OK", "LIST completed", r.untagged(b'LIST (\\Noselect) "' + sep + b'" ""'))
+        return reply(cmd.tag, "OK", None, "LIST completed", r.untagged(b'LIST (\\Noselect) "' + sep + b'" ""'))
     # RFC 5258 §3: in the extended syntax an empty pattern is ignored.
     patterns = [p for p in cmd.patterns if p] if cmd.extended else list(cmd.patterns)
     if not patterns:
-        return _out(cmd.tag, "OK", "LIST completed")
+        return reply(cmd.tag, "OK", None, "LIST completed")
     boxes = await session.store.mailboxes.list(session.account)
     listed = select_entries(boxes, matcher(cmd.reference, patterns), cmd.selection)
     show_subscribed = "SUBSCRIBED" in cmd.selection or "SUBSCRIBED" in cmd.returns  # RFC 5258 §3.1
@@ -222,7 +218,7 @@ async def list_(session: ImapSession, cmd: List) -> Outcome:
         if entry.childinfo:
             line += childinfo  # RFC 5258 §3.5, §6 childinfo-extended-item
         out.append(r.untagged(line) + status)  # RFC 5819 §2: the LIST, then its STATUS
-    return _out(cmd.tag, "OK", "LIST completed", b"".join(out))
+    return reply(cmd.tag, "OK", None, "LIST completed", b"".join(out))
 
 
 def _list_line(session: ImapSession, name: str, box: Mailbox | None, has_children: bool, *, missing: str,
@@ -264,7 +260,7 @@ async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
     subscribed name that the pattern reaches is returned with \\Noselect instead."""
     sep = delimiter().encode()
     if cmd.pattern == "":
-        return _out(cmd.tag, "OK", "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + sep + b'" ""'))
+        return reply(cmd.tag, "OK", None, "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + sep + b'" ""'))
     matches = matcher(cmd.reference, [cmd.pattern])
     subscribed = {b.name for b in await session.store.mailboxes.list(session.account) if b.subscribed}
     found: dict[str, bool] = {n: True for n in subscribed if matches(n)}
@@ -280,4 +276,4 @@ async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
         # RFC 6855 §3: UTF-8 names in LSUB too once the client accepts them.
         out.append(r.untagged(b"LSUB " + attrs + b' "' + sep + b'" '
                               + r.mailbox_name(name, utf8=session.utf8)))
-    return _out(cmd.tag, "OK", "LSUB completed", b"".join(out))
+    return reply(cmd.tag, "OK", None, "LSUB completed", b"".join(out))

@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
+from postoffice.imap.outcome import Outcome, reply
 from postoffice.imap.wire import Append, AppendMessage, Create, Delete, Rename, Status, Subscribe, Unsubscribe
 from postoffice.store.api import Conflict, Mailbox, NewCopy, NotFound
 
 if TYPE_CHECKING:
-    from postoffice.imap.session import ImapSession, Outcome
+    from postoffice.imap.session import ImapSession
 
 SPECIAL_USES = frozenset({"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"})
 STATUS_SUPPORTED = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "RECENT", "SIZE")
@@ -47,11 +48,6 @@ def delimiter() -> str:
     """The hierarchy delimiter, "/" (session.DELIMITER)."""
     from postoffice.imap.session import DELIMITER
     return DELIMITER
-
-
-def _out(tag: str, status: str, code: r.Code | None, text: str, data: bytes = b"") -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(data + r.tagged(tag, status, code, text))
 
 
 MAX_NAME_OCTETS = 1024  # a mailbox name's UTF-8 octets at most: LIST matches names on the event loop
@@ -93,52 +89,52 @@ async def create(session: ImapSession, cmd: Create) -> Outcome:
     if name.endswith(delimiter()):
         name = name.rstrip(delimiter())  # RFC 9051 §6.3.4: created without the trailing delimiter
     if not _valid(name):
-        return _out(cmd.tag, "NO", r.CANNOT, "Invalid mailbox name")
+        return reply(cmd.tag, "NO", r.CANNOT, "Invalid mailbox name")
     special_use = None
     if cmd.special_use:
         if len(cmd.special_use) > 1 or cmd.special_use[0] not in SPECIAL_USES:
-            return _out(cmd.tag, "NO", r.code("USEATTR"), "Unsupported special-use attribute")  # RFC 6154 §3
+            return reply(cmd.tag, "NO", r.code("USEATTR"), "Unsupported special-use attribute")  # RFC 6154 §3
         special_use = cmd.special_use[0]
     if name.upper() == "INBOX" or await _find(session, name) is not None:
-        return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
+        return reply(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
     try:
         await _create_path(session, name, special_use)
     except Conflict:
-        return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
-    return _out(cmd.tag, "OK", None, "CREATE completed")
+        return reply(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
+    return reply(cmd.tag, "OK", None, "CREATE completed")
 
 
 async def delete(session: ImapSession, cmd: Delete) -> Outcome:
     if cmd.mailbox == "INBOX":
-        return _out(cmd.tag, "NO", r.CANNOT, "INBOX cannot be deleted")
+        return reply(cmd.tag, "NO", r.CANNOT, "INBOX cannot be deleted")
     box = await _find(session, cmd.mailbox)
     if box is None:
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     names = [b.name for b in await session.store.mailboxes.list(session.account)]
     if any(n.startswith(box.name + delimiter()) for n in names):
-        return _out(cmd.tag, "NO", r.HASCHILDREN, "Mailbox has inferior mailboxes")
+        return reply(cmd.tag, "NO", r.HASCHILDREN, "Mailbox has inferior mailboxes")
     try:
         await session.store.mailboxes.delete(box.id)
     except NotFound:
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     closed = b""
     if session.selected is not None and session.selected.mailbox == box.id:
         # Deleting the selected mailbox closes it: back to the authenticated state, said with
         # an untagged OK [CLOSED] (RFC 9051 §7.1; unknown codes are ignored by rev1 clients).
         await session._deselect()
         closed = r.untagged_status("OK", r.CLOSED, "Selected mailbox deleted")
-    return _out(cmd.tag, "OK", None, "DELETE completed", closed)
+    return reply(cmd.tag, "OK", None, "DELETE completed", closed)
 
 
 async def rename(session: ImapSession, cmd: Rename) -> Outcome:
     old, new = cmd.old, cmd.new.rstrip(delimiter()) if cmd.new != delimiter() else cmd.new
     box = await _find(session, old)
     if box is None:
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     if not _valid(new):
-        return _out(cmd.tag, "NO", r.CANNOT, "Invalid mailbox name")
+        return reply(cmd.tag, "NO", r.CANNOT, "Invalid mailbox name")
     if new.upper() == "INBOX" or await _find(session, new) is not None:
-        return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
+        return reply(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
     boxes = session.store.mailboxes
     if old == "INBOX":
         # RFC 9051 §6.3.6: all messages in INBOX move to the new name, INBOX stays and is empty,
@@ -146,12 +142,12 @@ async def rename(session: ImapSession, cmd: Rename) -> Outcome:
         try:
             target = await _create_path(session, new)
         except Conflict:
-            return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
+            return reply(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
         # One transaction: the messages are in INBOX or in the new mailbox, never both or neither.
         await boxes.copy(box.id, await boxes.uids(box.id), target.id, move=True)
-        return _out(cmd.tag, "OK", None, "RENAME completed")
+        return reply(cmd.tag, "OK", None, "RENAME completed")
     if new.startswith(old + delimiter()):
-        return _out(cmd.tag, "NO", r.CANNOT, "Cannot move a mailbox below itself")
+        return reply(cmd.tag, "NO", r.CANNOT, "Cannot move a mailbox below itself")
     for parent in superiors(new):  # RFC 9051 §6.3.6: superiors are created as needed
         if parent != old and await _find(session, parent) is None:
             try:
@@ -161,10 +157,10 @@ async def rename(session: ImapSession, cmd: Rename) -> Outcome:
     try:
         await boxes.rename(box.id, new)  # the store moves the inferiors along
     except Conflict:
-        return _out(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
+        return reply(cmd.tag, "NO", r.ALREADYEXISTS, "Mailbox already exists")
     except NotFound:
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
-    return _out(cmd.tag, "OK", None, "RENAME completed")
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+    return reply(cmd.tag, "OK", None, "RENAME completed")
 
 
 async def subscribe(session: ImapSession, cmd: Subscribe | Unsubscribe) -> Outcome:
@@ -172,10 +168,10 @@ async def subscribe(session: ImapSession, cmd: Subscribe | Unsubscribe) -> Outco
     box = await _find(session, cmd.mailbox)
     if box is None:
         if isinstance(cmd, Unsubscribe):
-            return _out(cmd.tag, "OK", None, "UNSUBSCRIBE completed")  # RFC 9051 §6.3.8: not subscribed is fine
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+            return reply(cmd.tag, "OK", None, "UNSUBSCRIBE completed")  # RFC 9051 §6.3.8: not subscribed is fine
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
     await session.store.mailboxes.subscribe(box.id, isinstance(cmd, Subscribe))
-    return _out(cmd.tag, "OK", None, f"{cmd.name} completed")
+    return reply(cmd.tag, "OK", None, f"{cmd.name} completed")
 
 
 def unsupported_status_item(session: ImapSession, items: Iterable[str]) -> str | None:
@@ -192,11 +188,11 @@ def unsupported_status_item(session: ImapSession, items: Iterable[str]) -> str |
 async def status(session: ImapSession, cmd: Status) -> Outcome:
     unknown = unsupported_status_item(session, cmd.items)
     if unknown is not None:
-        return _out(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
+        return reply(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
     box = await _find(session, cmd.mailbox)
     if box is None:
-        return _out(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
-    return _out(cmd.tag, "OK", None, "STATUS completed", await status_line(session, box, cmd.items))
+        return reply(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox")
+    return reply(cmd.tag, "OK", None, "STATUS completed", await status_line(session, box, cmd.items))
 
 
 async def status_line(session: ImapSession, box: Mailbox, items: tuple[str, ...]) -> bytes:
@@ -221,18 +217,18 @@ async def append(session: ImapSession, cmd: Append) -> Outcome:
     box = await _find(session, cmd.mailbox)
     if box is None:
         # RFC 9051 §6.3.12: NO [TRYCREATE] when the destination does not exist.
-        return _out(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
+        return reply(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
     contents = []
     for message in cmd.messages:
         content = _content(message)
         if isinstance(content, tuple):
             status, code, text = content
-            return _out(cmd.tag, status, code, text)
+            return reply(cmd.tag, status, code, text)
         if len(content) > session.append_limit:
-            return _out(cmd.tag, "NO", r.TOOBIG, f"Messages are limited to {session.append_limit} octets")  # RFC 7889 §4
+            return reply(cmd.tag, "NO", r.TOOBIG, f"Messages are limited to {session.append_limit} octets")  # RFC 7889 §4
         if not session.utf8 and not message.utf8 and _eight_bit_header(content):
             # RFC 6855 §4: without ENABLE UTF8=ACCEPT, no 8-bit octets in header fields.
-            return _out(cmd.tag, "NO", r.CANNOT, "8-bit header fields need ENABLE UTF8=ACCEPT")
+            return reply(cmd.tag, "NO", r.CANNOT, "8-bit header fields need ENABLE UTF8=ACCEPT")
         contents.append(content)
     copies = []
     for message, content in zip(cmd.messages, contents, strict=True):
@@ -241,7 +237,7 @@ async def append(session: ImapSession, cmd: Append) -> Outcome:
     appended = await session.store.mailboxes.append_all(box.id, copies)
     # Appended to the selected mailbox: the feed brings the EXISTS, `handle` reports it first.
     code = r.appenduid(appended[0].uidvalidity, [a.uid for a in appended])  # RFC 4315 §3, RFC 3502 §6.3.11
-    return _out(cmd.tag, "OK", code, "APPEND completed")
+    return reply(cmd.tag, "OK", code, "APPEND completed")
 
 
 def _content(message: AppendMessage) -> bytes | tuple[str, r.Code | None, str]:

@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Any
 from postoffice.imap import fetch_data as fd
 from postoffice.imap import responses as r
 from postoffice.imap import search
+from postoffice.imap.outcome import Outcome, Refused, ok, reply, update_line
 from postoffice.imap.wire import (
     Binary, BinarySize, BodySection, Copy, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge,
 )
 from postoffice.store.api import FlagMode, StoredMessage
 
 if TYPE_CHECKING:
-    from postoffice.imap.session import ImapSession, Outcome
+    from postoffice.imap.session import ImapSession
 
 _NEEDS_PARSED = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE"})
 _NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
@@ -56,16 +57,6 @@ class BadSequence(Exception):
     pass
 
 
-def _ok(tag: str, text: str, data: bytes = b"") -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(data + r.tagged(tag, "OK", None, text))
-
-
-def _status(tag: str, status: str, code: r.Code | None, text: str) -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(r.tagged(tag, status, code, text))
-
-
 async def run(session: ImapSession, cmd: Fetch | Store | Search) -> Outcome:
     try:
         match cmd:
@@ -77,7 +68,7 @@ async def run(session: ImapSession, cmd: Fetch | Store | Search) -> Outcome:
                 return await search_(session, cmd)
     except BadSequence:
         # RFC 9051 §9 seq-number: a number above the message count is the client's error.
-        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
+        return reply(cmd.tag, "BAD", None, "Invalid message sequence number")
     raise TypeError(cmd)  # pragma: no cover
 
 
@@ -116,7 +107,7 @@ async def deleted_uids(session: ImapSession) -> list[int]:
 async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     attrs = list(cmd.attributes)
     if cmd.changedsince is not None or "MODSEQ" in attrs:
-        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+        return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
     if set(attrs) <= {"UID", "FLAGS"} and len(set(attrs)) == len(attrs):
@@ -162,7 +153,7 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
         if held > _EMIT_OVER and session.emit is not None:
             await session.emit(b"".join(out))  # results go in order, ahead of the tagged OK
             out, held = [], 0
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
 async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Outcome:
@@ -189,7 +180,7 @@ async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Ou
                 out.append(line % (seq, r.flag_list(f)))
             case _:
                 out.append(line % (seq, uid))
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
 Decoded = dict[tuple[int, ...], bytes | None]  # part -> BINARY content, None for no such part
@@ -198,7 +189,6 @@ Decoded = dict[tuple[int, ...], bytes | None]  # part -> BINARY content, None fo
 async def _binaries(session: ImapSession, messages: list[StoredMessage], attrs: list[Any]) -> dict[int, Decoded]:
     """uid -> the content of each BINARY / BINARY.SIZE part asked for. Raises Refused (NO) when a
     part cannot be decoded, for the whole FETCH (RFC 9051 §7.5.2: "it MUST fail the request")."""
-    from postoffice.imap.session import Refused
     parts = list(dict.fromkeys(a.part for a in attrs if isinstance(a, (Binary, BinarySize))))
     if not parts:
         return {}
@@ -280,10 +270,10 @@ def _items(m: StoredMessage, attrs: list[Any], parsed: Any, raw: bytes | None,
 
 async def store(session: ImapSession, cmd: Store) -> Outcome:
     if cmd.unchangedsince is not None:
-        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+        return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     view = session.selected
     if view.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
     wanted = [(s, u) for s, u in targets(session, cmd.sequence, cmd.uid) if not view.is_expunged(u)]
     flags = frozenset(cmd.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
     changes = await session.store.mailboxes.set_flags(view.mailbox, [u for _, u in wanted], flags, _MODES[cmd.mode])
@@ -291,7 +281,7 @@ async def store(session: ImapSession, cmd: Store) -> Outcome:
     session.drain_feed()
     view.forget_flags({u for _, u in wanted})
     if cmd.silent:
-        return _ok(cmd.tag, f"{cmd.name} completed")
+        return ok(cmd.tag, f"{cmd.name} completed")
     now = {c.uid: c.flags for c in changes}
     unchanged = [u for _, u in wanted if u not in now]
     if unchanged:  # RFC 9051 §6.4.6: the flags of every message stored to are reported
@@ -304,7 +294,7 @@ async def store(session: ImapSession, cmd: Store) -> Outcome:
             if cmd.uid:
                 items.append(("UID", r.number(uid)))
             out.append(r.fetch(seq, items))
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
 # --- SEARCH --------------------------------------------------------------------------------------------
@@ -318,7 +308,7 @@ async def search_(session: ImapSession, cmd: Search) -> Outcome:
     if cmd.charset is not None and cmd.charset not in ("US-ASCII", "UTF-8"):
         if saving:
             view.save(())  # RFC 9051 §6.4.4.1: a SEARCH with SAVE answered NO empties "$"
-        return _status(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
+        return reply(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
     try:
         found = await _matching(session, cmd)
     except Exception:
@@ -328,12 +318,12 @@ async def search_(session: ImapSession, cmd: Search) -> Outcome:
     numbers = [uid if cmd.uid else seq for seq, uid in found]
     if returns is None:
         line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers))
-        return _ok(cmd.tag, f"{cmd.name} completed", line)
+        return ok(cmd.tag, f"{cmd.name} completed", line)
     if saving:
         view.save(_to_save(returns, [uid for _, uid in found]))
     data = _esearch_data(returns, numbers)
     line = b"" if data is None else r.esearch(cmd.tag, cmd.uid, data)
-    return _ok(cmd.tag, f"{cmd.name} completed", line)
+    return ok(cmd.tag, f"{cmd.name} completed", line)
 
 
 async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
@@ -404,42 +394,41 @@ async def copy_move(session: ImapSession, cmd: Copy | Move) -> Outcome:
     updates (numbered after those expunges), then the tagged OK. The moved messages leave this
     session's view at once, also for the sequence-number form (RFC 6851 §3.3: the server MUST send
     the EXPUNGEs); expunges made elsewhere wait as after any sequence-number command."""
-    from postoffice.imap.session import Outcome, encode_update
     view = session.selected
     move = isinstance(cmd, Move)
     if move and view.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
     try:
         found = targets(session, cmd.sequence, cmd.uid)
     except BadSequence:
-        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
+        return reply(cmd.tag, "BAD", None, "Invalid message sequence number")
     target = await session.store.mailboxes.find(session.account, cmd.mailbox)
     if target is None:
         # RFC 9051 §6.4.7: NO [TRYCREATE] when the destination does not exist.
-        return _status(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
+        return reply(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
     uids = [u for _, u in found if not view.is_expunged(u)]
     pairs = await session.store.mailboxes.copy(view.mailbox, uids, target.id, move=move) if uids else []
     code = r.copyuid(target.uidvalidity, [s for s, _ in pairs], [d for _, d in pairs]) if pairs else None
     if not move:
         # RFC 4315 §3: COPYUID in the tagged OK; no message matched is still OK (RFC 9051 §6.4.9).
-        return Outcome(r.tagged(cmd.tag, "OK", code, "COPY completed"))
+        return ok(cmd.tag, "COPY completed", code=code)
     out = [r.untagged_status("OK", code, "Moved")] if code is not None else []
     session.drain_feed()
-    out += [encode_update(u) for u in view.expunge_now({s for s, _ in pairs})]
-    out += [encode_update(u) for u in view.updates(allow_expunge=cmd.uid)]
-    return Outcome(b"".join(out) + r.tagged(cmd.tag, "OK", None, "MOVE completed"))
+    out += [update_line(u) for u in view.expunge_now({s for s, _ in pairs})]
+    out += [update_line(u) for u in view.updates(allow_expunge=cmd.uid)]
+    return ok(cmd.tag, "MOVE completed", *out)
 
 
 async def uid_expunge(session: ImapSession, cmd: UidExpunge) -> Outcome:
     """RFC 4315 §2.1: expunges only the messages with \\Deleted whose UIDs are in the set; the
     EXPUNGE responses come from the change feed, reported by `handle` before the tagged OK."""
     if session.selected.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
     try:
         wanted = {u for _, u in targets(session, cmd.sequence, True)}
     except BadSequence:
-        return _status(cmd.tag, "BAD", None, "Invalid UID set")
+        return reply(cmd.tag, "BAD", None, "Invalid UID set")
     uids = [u for u in await deleted_uids(session) if u in wanted]
     if uids:
         await session.store.mailboxes.expunge(session.selected.mailbox, uids)
-    return _ok(cmd.tag, "UID EXPUNGE completed")
+    return ok(cmd.tag, "UID EXPUNGE completed")
