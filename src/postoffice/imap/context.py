@@ -5,7 +5,8 @@ session and the session imports them without a cycle. The protocol names what a 
 (the store, the logged-in account, the selected view, what ENABLE turned on), how it sends
 untagged responses ahead of its completion, and the state changes it may ask for (RFC 9051 §3:
 authenticated, selected, back to authenticated, logout). The session alone decides the state
-table and keeps the change feed.
+table and keeps the change feed. `logged_in` and `selected_view` give a command the account and
+the view its state guarantees, typed as present.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Set
 from typing import Protocol
 
 from postoffice.auth.authenticator import Authenticator, Peer
+from postoffice.imap.outcome import Refused
 from postoffice.imap.selected import SelectedMailbox
 from postoffice.store.api import Account, AccountId, MailboxId, Store
 
@@ -77,3 +79,17 @@ class Context(Protocol):
         """No mailbox selected: the feed is left, the state is authenticated again."""
     async def logout(self) -> None:
         """The logout state: the session ends after this command's response."""
+
+
+def logged_in(ctx: Context) -> AccountId:
+    """The account of a command the state table admits only after login."""
+    if ctx.account is None:
+        raise Refused("BAD", None, "Not logged in")
+    return ctx.account
+
+
+def selected_view(ctx: Context) -> SelectedMailbox:
+    """The selected mailbox's view, for a command the state table admits only in the selected state."""
+    if ctx.selected is None:
+        raise Refused("BAD", None, "No mailbox selected")
+    return ctx.selected
