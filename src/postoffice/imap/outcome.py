@@ -18,7 +18,7 @@ from postoffice.imap import responses as r
 from postoffice.imap.selected import Exists, Expunge, FlagsChanged, Update
 from postoffice.imap.wire import AuthResponse, BadCommand
 
-Status = Literal["OK", "NO", "BAD"]  # RFC 9051 §9 resp-cond-state
+Condition = Literal["OK", "NO", "BAD"]  # RFC 9051 §9 resp-cond-state
 
 
 class Then(enum.Enum):
@@ -37,7 +37,7 @@ class Completion:
     the command's tag could not be read."""
 
     tag: str | None
-    status: Status
+    status: Condition
     code: r.Code | None
     text: str
 
@@ -81,7 +81,7 @@ def encode(outcome: Outcome) -> bytes:
     return b"".join(outcome.lines) + completion + b"".join(outcome.after)
 
 
-def reply(tag: str, status: Status, code: r.Code | None, text: str, *lines: bytes) -> Outcome:
+def reply(tag: str, status: Condition, code: r.Code | None, text: str, *lines: bytes) -> Outcome:
     """An outcome of `lines` (empty ones left out) completed with a tagged status."""
     return Outcome(tuple(line for line in lines if line), Completion(tag, status, code, text))
 
@@ -93,7 +93,7 @@ def ok(tag: str, text: str, *lines: bytes, code: r.Code | None = None) -> Outcom
 class Refused(Exception):
     """A command refused deep down: the tagged status, its code and text."""
 
-    def __init__(self, status: Status, code: r.Code | None, text: str) -> None:
+    def __init__(self, status: Condition, code: r.Code | None, text: str) -> None:
         super().__init__(text)
         self.status, self.code, self.text = status, code, text
 

@@ -45,7 +45,7 @@ from postoffice.auth.authenticator import Authenticator, Peer
 from postoffice.imap import responses as r
 from postoffice.imap.commands import auth, general, listing, mailboxes, messages, selection
 from postoffice.imap.context import Context, Emit
-from postoffice.imap.outcome import AuthLineReader, Completion, Outcome, Refused, Status, Then, ok, reply, update_line
+from postoffice.imap.outcome import AuthLineReader, Completion, Condition, Outcome, Refused, Then, ok, reply, update_line
 from postoffice.imap.selected import SelectedMailbox
 from postoffice.imap.wire import AuthResponse, BadCommand, Command, Done
 from postoffice.store.api import Account, AccountId, Change, MailboxId, Store
@@ -192,7 +192,7 @@ class ImapSession:
         # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD; a
         # SEARCH answered NO empties the saved result (RFC 9051 §6.4.4.1; any such SEARCH here,
         # with SAVE or not, as the refused command's options are not known).
-        status: Status = "NO" if name == "BADCHARSET" else "BAD"
+        status: Condition = "NO" if name == "BADCHARSET" else "BAD"
         if status == "NO" and self.selected is not None:
             self.selected.save(frozenset())
         return reply(cmd.tag, status, code, cmd.text)

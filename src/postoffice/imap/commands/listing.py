@@ -162,9 +162,9 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
 
     existing = {box.name: box for box in boxes}
     descendants: dict[str, list[Mailbox]] = defaultdict(list)
-    for box in existing.values():
-        for superior in superiors(box.name):
-            descendants[superior].append(box)
+    for mailbox in existing.values():
+        for superior in superiors(mailbox.name):
+            descendants[superior].append(mailbox)
     out: list[Listed] = []
     for name in sorted(existing.keys() | descendants.keys(), key=_order):
         if not matches(name):
@@ -205,7 +205,7 @@ async def list_(ctx: Context, cmd: List) -> Outcome:
     out: list[bytes] = []
     for entry in listed:
         box, status = entry.box, b""
-        if cmd.status and entry.meets:
+        if cmd.status and entry.meets and box is not None:  # meets: a mailbox that exists
             try:
                 status = await _status(ctx, box, cmd.status)
             except NotFound:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 
 from postoffice.imap import responses as r
 from postoffice.imap.context import Context, logged_in
-from postoffice.imap.outcome import Outcome, ok, reply
+from postoffice.imap.outcome import Condition, Outcome, ok, reply
 from postoffice.imap.wire import (
     Append, AppendMessage, Create, Delete, Namespace, Rename, Status, Subscribe, Unsubscribe,
 )
@@ -244,7 +244,7 @@ async def append(ctx: Context, cmd: Append) -> Outcome:
     return reply(cmd.tag, "OK", code, "APPEND completed")
 
 
-def _content(message: AppendMessage) -> bytes | tuple[str, r.Code | None, str]:
+def _content(message: AppendMessage) -> bytes | tuple[Condition, r.Code | None, str]:
     """The octets to store, or why not. A literal8 (RFC 3516 §4.4) is stored as sent; in a plain
     literal NUL is not allowed (RFC 9051 §4.3 CHAR8) and line ends become CRLF, so that what POP3
     and IMAP count (RFC822.SIZE, LIST) is what they send."""

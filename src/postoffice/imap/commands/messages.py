@@ -68,7 +68,7 @@ def targets(ctx: Context, sequence: SequenceSet, uid: bool) -> list[tuple[int, i
     if uid:
         # RFC 9051 §6.4.9: "*" is the largest UID in use; UIDs not in the mailbox are ignored.
         uids = view.uids
-        found = []
+        found: list[tuple[int, int]] = []
         for low, high in sequence.intervals(uids[-1] if uids else 0):
             start, stop = bisect.bisect_left(uids, low), bisect.bisect_right(uids, high)
             found += zip(range(start + 1, stop + 1), uids[start:stop])
@@ -96,8 +96,9 @@ async def fetch(ctx: Context, cmd: Fetch) -> Outcome:
         return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
-    if set(attrs) <= {"UID", "FLAGS"} and len(set(attrs)) == len(attrs):
-        return await _fetch_flags(ctx, cmd, attrs)
+    names = [a for a in attrs if isinstance(a, str)]
+    if len(names) == len(attrs) and set(names) <= {"UID", "FLAGS"} and len(set(names)) == len(names):
+        return await _fetch_flags(ctx, cmd, names)
     wanted = targets(ctx, cmd.sequence, cmd.uid)
     stored = await _messages(ctx, [u for _, u in wanted])
     view = selected_view(ctx)
@@ -114,9 +115,9 @@ async def fetch(ctx: Context, cmd: Fetch) -> Outcome:
         if unseen:
             for change in await ctx.store.mailboxes.set_flags(view.mailbox, unseen, frozenset({"\\Seen"}),
                                                                    FlagMode.ADD):
-                m = stored[change.uid]
-                stored[change.uid] = StoredMessage(m.uid, change.modseq, change.flags, m.internaldate, m.size,
-                                                   m.blob, m.prefix, m.queue_id)
+                old = stored[change.uid]
+                stored[change.uid] = StoredMessage(old.uid, change.modseq, change.flags, old.internaldate, old.size,
+                                                   old.blob, old.prefix, old.queue_id)
                 changed.add(change.uid)
             ctx.drain_feed()
             view.forget_flags(changed)
@@ -223,10 +224,12 @@ def _items(m: StoredMessage, attrs: list[Any], parsed: Any, raw: bytes | None,
             case "BODY" | "BODYSTRUCTURE":
                 items.append((a, fd.body_structure(parsed, a == "BODYSTRUCTURE")))
             case "RFC822" | "RFC822.HEADER" | "RFC822.TEXT":
+                assert raw is not None  # read for every message when such an item is asked for
                 section, _ = _RFC822[a]
                 data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
                 items.append((a, r.NIL if data is None else r.literal(data)))
             case BodySection(section=section, partial=part):
+                assert raw is not None  # as for RFC822
                 data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
                 name = "BODY" + str(section)
                 if part is not None:
