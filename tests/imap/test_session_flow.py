@@ -318,6 +318,7 @@ def test_examine_is_read_only(mail_server):
 def test_plaintext_is_refused_off_loopback_without_tls():
     import asyncio
 
+    from postoffice.imap.outcome import encode
     from postoffice.imap.session import ImapSession
     from postoffice.imap.wire import Login
 
@@ -326,7 +327,7 @@ def test_plaintext_is_refused_off_loopback_without_tls():
     # RFC 9051 §6.2.3, §7.2.2: LOGINDISABLED, no AUTH=, and STARTTLS to get there.
     assert "LOGINDISABLED" in caps and "STARTTLS" in caps and "AUTH=PLAIN" not in caps
     outcome = asyncio.run(session.handle(Login("t1", "alice@example.test", "alice-secret")))
-    assert outcome.data.startswith(b"t1 NO [PRIVACYREQUIRED]")
+    assert encode(outcome).startswith(b"t1 NO [PRIVACYREQUIRED]")
     session.tls_started()
     assert "AUTH=PLAIN" in session.capabilities() and "STARTTLS" not in session.capabilities()
 

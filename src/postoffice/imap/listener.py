@@ -26,9 +26,11 @@ from postoffice.auth.authenticator import Authenticator
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Imap as ImapConfig
 from postoffice.imap import responses as r
-from postoffice.imap.session import ImapSession, Outcome, Then
+from postoffice.imap.outcome import Outcome, Then, encode
+from postoffice.imap.session import ImapSession
 from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
+from postoffice.store.api import Change, Store
 
 TIMEOUT = r.untagged_status("BYE", None, "Autologout; idle for too long")
 SHUTTING_DOWN = r.untagged_status("BYE", r.UNAVAILABLE, "Server shutting down")
@@ -77,7 +79,7 @@ class Connection(LineConnection):
             del self.buf[:end + 1]
 
     async def act(self, outcome: Outcome) -> None:
-        self.write(outcome.data)
+        self.write(encode(outcome))
         match outcome.then:
             case Then.CLOSE:
                 raise Closed
@@ -100,14 +102,14 @@ class Connection(LineConnection):
     async def idle(self) -> None:
         """RFC 2177 §3: report changes as they come until the client's DONE."""
         queue = self.session.feed
-        reading: asyncio.Task | None = None
-        getting: asyncio.Task | None = None
+        reading: asyncio.Task[None] | None = None
+        getting: asyncio.Task[Change] | None = None
         try:
             while True:
-                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session._pending_tag)
+                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session.pending_tag)
                 if not isinstance(result, NeedMore):
                     del self.buf[:used]
-                    self.write(self.session.idle_done(result).data)
+                    self.write(encode(self.session.idle_done(result)))
                     if isinstance(result, BadCommand):
                         await self.discard(result)
                     return
@@ -118,13 +120,14 @@ class Connection(LineConnection):
                     getting = asyncio.ensure_future(queue.get())
                 waiting = {t for t in (reading, getting) if t is not None}
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if getting in done:
-                    self.session.selected.apply(getting.result())
-                    getting = None
+                if getting is not None and getting in done:
+                    change, getting = getting.result(), None
+                    if self.session.selected is not None:
+                        self.session.selected.apply(change)
                     self.write(self.session.pending_updates(allow_expunge=True))
-                if reading in done:
-                    task, reading = reading, None
-                    task.result()  # Closed when the client went away or timed out
+                if reading is not None and reading in done:
+                    finished, reading = reading, None
+                    finished.result()  # Closed when the client went away or timed out
         finally:
             for task in (reading, getting):
                 if task is not None and not task.done():
@@ -134,7 +137,7 @@ class Connection(LineConnection):
 
 
 class ImapListener(Listener):
-    def __init__(self, *, store: Any, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
+    def __init__(self, *, store: Store, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
                  implicit_tls: bool, throttle: LoginThrottle | None, channel_binding: bytes | None = None) -> None:
         super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls,
                          max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, MutableSequence
 from dataclasses import dataclass, field
 
 from postoffice.store.api import Change, ChangeKind
@@ -52,7 +52,7 @@ Update = Exists | Expunge | FlagsChanged
 class SelectedMailbox:
     mailbox: int
     uidvalidity: int
-    uids: Sequence[int]  # ascending; sequence number n is uids[n - 1]; kept as 32-bit integers
+    uids: MutableSequence[int]  # ascending; sequence number n is uids[n - 1]; kept as 32-bit integers
     highestmodseq: int = 0
     read_only: bool = False
     _arrived: list[int] = field(default_factory=list)  # UIDs appended, not yet reported (EXISTS)
@@ -83,7 +83,7 @@ class SelectedMailbox:
         of it answers NO or nothing, RFC 9051 §7.5.2 allows either; we send nothing)."""
         return uid in self._gone
 
-    def save(self, uids: list[int] | set[int] | frozenset[int]) -> None:
+    def save(self, uids: Iterable[int]) -> None:
         """SEARCH RETURN (SAVE) found `uids` (RFC 9051 §6.4.4.1): they are "$" from now on."""
         self.saved = frozenset(uids)
 

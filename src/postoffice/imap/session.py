@@ -1,16 +1,21 @@
 """The IMAP session: the state machine of RFC 3501 / RFC 9051 §3, IMAP4rev1 by default and IMAP4rev2
 after ENABLE IMAP4rev2, with LITERAL+ (RFC 7888), IDLE (RFC 2177), UNSELECT (RFC 3691), UIDPLUS
 (RFC 4315), MOVE (RFC 6851), ENABLE (RFC 5161), ID (RFC 2971), SASL-IR (RFC 4959) and UTF8=ACCEPT
-(RFC 6855). It never touches a socket: the listener feeds it parsed commands and writes the bytes
-of its outcomes.
+(RFC 6855). It never touches a socket: the listener feeds it parsed commands and writes its
+outcomes (`outcome.encode`).
+
+The session keeps state and dispatches; the commands live in `commands/` and see the session
+through `context.Context`, so nothing there imports this module:
+- `commands/auth.py`: STARTTLS, LOGIN, AUTHENTICATE (the login itself is `auth.authenticator`'s:
+  the plaintext policy, the mechanisms, SASL steps and throttling);
+- `commands/general.py`: CAPABILITY, NOOP, CHECK, LOGOUT, ID, IDLE;
+- `commands/selection.py`: SELECT, EXAMINE, CLOSE, UNSELECT, ENABLE;
+- `commands/mailboxes.py`: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, NAMESPACE, APPEND;
+- `commands/listing.py`: LIST (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN) and LSUB;
+- `commands/messages.py`: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, UID EXPUNGE.
 
 States (RFC 9051 §3): NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT; what each accepts is
-`ACCEPTS`. FETCH, STORE, SEARCH (ESEARCH, SEARCHRES), COPY, MOVE and UID EXPUNGE live in
-`commands/messages.py`; CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS and APPEND
-(MULTIAPPEND, APPENDLIMIT, BINARY literal8, UTF8 data) in `commands/mailboxes.py`; LIST (with
-LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN) and LSUB in `commands/listing.py`; NAMESPACE
-(RFC 2342), ENABLE, ID and authentication here (the login itself is `auth.authenticator`'s: the
-plaintext policy, the mechanisms, SASL steps and throttling; this module maps its answers).
+`ACCEPTS`, which command word runs which handler is `HANDLERS`.
 
 Invariants:
 - the selected mailbox's view (`selected.SelectedMailbox`) is subscribed to the store's change feed
@@ -19,10 +24,6 @@ Invariants:
   do not use sequence numbers (RFC 9051 §7.5.1, RFC 3501 §7.4.1);
 - our own failures answer NO [SERVERBUG] (logged with the traceback), never a dropped connection;
 - `max_errors` BAD answers in a row end the session with BYE.
-
-What ENABLE changes: IMAP4rev2 makes SELECT send LIST and OK [CLOSED] instead of RECENT and
-[UNSEEN], SEARCH answer ESEARCH, STATUS accept DELETED; IMAP4rev2 and UTF8=ACCEPT make mailbox
-names UTF-8 both ways and allow 8-bit headers in APPEND; after UTF8=ACCEPT, SEARCH takes no CHARSET.
 
 Left out, answered NO [CANNOT] "not implemented yet": CONDSTORE and QRESYNC (SELECT parameters,
 CHANGEDSINCE, UNCHANGEDSINCE, MODSEQ).
@@ -34,25 +35,22 @@ import asyncio
 import contextlib
 import enum
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import postoffice
-from postoffice.addresses import BadAddress, normalize_address
 from postoffice.auth.accounts import credentials_of
-from postoffice.auth.authenticator import Authenticated, Authenticator, Exchange, Failed, Peer, Reason
+from postoffice.auth.authenticator import Authenticator, Peer
 from postoffice.imap import responses as r
-from postoffice.imap.selected import Exists, Expunge, FlagsChanged, SelectedMailbox, Update
-from postoffice.imap.wire import (
-    Append, AuthResponse, Authenticate, BadCommand, Capability, Check, Close, Command, Copy, Create, Delete, Done,
-    Enable, Examine, Expunge as ExpungeCmd, Fetch, Id, Idle, List, Login, Logout, Lsub, Move, Namespace, Noop, Rename,
-    Search, Select, StartTls, Status, Store, Subscribe, UidExpunge, Unselect, Unsubscribe,
-)
+from postoffice.imap.commands import auth, general, listing, mailboxes, messages, selection
+from postoffice.imap.context import Context, Emit
+from postoffice.imap.outcome import AuthLineReader, Completion, Condition, Outcome, Refused, Then, ok, reply, update_line
+from postoffice.imap.selected import SelectedMailbox
+from postoffice.imap.wire import AuthResponse, BadCommand, Command, Done
+from postoffice.store.api import Account, AccountId, Change, MailboxId, Store
 
 log = logging.getLogger(__name__)
-
-DELIMITER = "/"
-SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
 class State(enum.Enum):
@@ -76,39 +74,30 @@ ACCEPTS: dict[State, frozenset[str]] = {
     }),
     State.LOGOUT: frozenset(),
 }
-# RFC 5161 §3.1, RFC 6855 §3, RFC 9051 §6.3.1: what ENABLE can turn on, as spelled in replies.
-ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT"}
-# RFC 2971 §3.3: what ID tells about the server.
-SERVER_ID = {"name": "postoffice", "vendor": "postoffice", "version": postoffice.__version__}
+
+# Each handler takes the command type its word parses to; the table pairs them, hence Any.
+Handler = Callable[[Context, Any], Awaitable[Outcome]]
+HANDLERS: dict[str, Handler] = {
+    "CAPABILITY": general.capability, "NOOP": general.noop, "CHECK": general.noop, "LOGOUT": general.logout,
+    "ID": general.id_, "IDLE": general.idle,
+    "STARTTLS": auth.starttls, "LOGIN": auth.login, "AUTHENTICATE": auth.authenticate,
+    "SELECT": selection.select, "EXAMINE": selection.select, "CLOSE": selection.close,
+    "UNSELECT": selection.close, "ENABLE": selection.enable,
+    "CREATE": mailboxes.create, "DELETE": mailboxes.delete, "RENAME": mailboxes.rename,
+    "SUBSCRIBE": mailboxes.subscribe, "UNSUBSCRIBE": mailboxes.subscribe, "STATUS": mailboxes.status,
+    "NAMESPACE": mailboxes.namespace, "APPEND": mailboxes.append,
+    "LIST": listing.list_, "LSUB": listing.lsub,
+    "FETCH": messages.fetch, "STORE": messages.store, "SEARCH": messages.search_, "COPY": messages.copy_move,
+    "MOVE": messages.copy_move, "EXPUNGE": messages.expunge, "UID EXPUNGE": messages.uid_expunge,
+}
 # RFC 9051 §7.5.1, RFC 3501 §7.4.1: no EXPUNGE while a command using sequence numbers runs.
 _NO_EXPUNGE_AFTER = frozenset({"FETCH", "STORE", "SEARCH", "COPY", "MOVE"})
-
-
-class Then(enum.Enum):
-    NOTHING = "nothing"
-    READ_AUTH_LINE = "read-auth-line"
-    START_TLS = "start-tls"
-    IDLE = "idle"
-    CLOSE = "close"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    data: bytes  # every response line of the command, untagged ones first
-    then: Then = Then.NOTHING
-
-
-class Refused(Exception):
-    """A command refused deep down: the tagged status, its code and text."""
-
-    def __init__(self, status: str, code: r.Code | None, text: str) -> None:
-        super().__init__(text)
-        self.status, self.code, self.text = status, code, text
+_SERVERBUG_TEXT = "Internal error, try again later"
 
 
 @dataclass
 class ImapSession:
-    store: Any
+    store: Store
     hostname: str
     client_ip: str
     is_loopback: bool
@@ -117,21 +106,20 @@ class ImapSession:
     tls_active: bool = False
     channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
     state: State = State.NOT_AUTHENTICATED
-    account: int | None = None
+    account: AccountId | None = None
     address: str | None = None
     selected: SelectedMailbox | None = None
-    feed: asyncio.Queue | None = None  # the selected mailbox's change feed
-    _feed_cm: Any = None
-    _exchange: Exchange | None = None  # the AUTHENTICATE exchange waiting for the client's answer
-    _pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
-    sleep: Any = asyncio.sleep
+    feed: asyncio.Queue[Change] | None = None  # the selected mailbox's change feed
+    _feed_cm: AbstractContextManager[asyncio.Queue[Change]] | None = None
+    _reader: AuthLineReader | None = None  # the AUTHENTICATE exchange in progress
+    pending_tag: str = ""  # the tag of AUTHENTICATE or IDLE while it runs
     enabled: set[str] = field(default_factory=set)  # what ENABLE turned on (RFC 5161), upper-case
     append_limit: int = 26_214_400  # APPENDLIMIT (RFC 7889): the largest message APPEND takes
     max_errors: int = 20  # BAD answers in a row before BYE
     bad_in_a_row: int = 0
     # Sends a command's untagged responses ahead of its completion (the listener writes and drains):
     # a FETCH of many large messages is written as it goes instead of being held whole in memory.
-    emit: Any = None
+    emit: Emit | None = None
 
     def __post_init__(self) -> None:
         if self.authenticator is None:
@@ -157,151 +145,93 @@ class ImapSession:
         the session ends with BYE: a client that speaks something else (HTTP, SMTP, noise) is let go
         instead of being answered line by line forever."""
         outcome = await self._handle(cmd)
-        if not _ends_bad(outcome.data):
+        if not outcome.is_bad:
             self.bad_in_a_row = 0
             return outcome
         self.bad_in_a_row += 1
         if self.bad_in_a_row < self.max_errors:
             return outcome
-        self.state = State.LOGOUT
-        await self.close()
-        return Outcome(outcome.data + r.untagged_status("BYE", None, "Too many invalid commands"), Then.CLOSE)
+        await self.logout()
+        return replace(outcome, then=Then.CLOSE,
+                       after=(r.untagged_status("BYE", None, "Too many invalid commands"),))
 
     async def _handle(self, cmd: Command | BadCommand) -> Outcome:
         if isinstance(cmd, BadCommand):
-            name, _, args = (cmd.code or "").partition(" ")
-            code = r.Code(name, args) if name else None
-            if cmd.tag is None:
-                return Outcome(r.untagged_status("BAD", code, cmd.text))
-            # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD; a
-            # SEARCH answered NO empties the saved result (RFC 9051 §6.4.4.1; any such SEARCH here,
-            # with SAVE or not, as the refused command's options are not known).
-            status = "NO" if name == "BADCHARSET" else "BAD"
-            if status == "NO" and self.selected is not None:
-                self.selected.save(())
-            return Outcome(r.tagged(cmd.tag, status, code, cmd.text))
+            return self._refused(cmd)
         name = cmd.name
         if name not in ACCEPTS[self.state]:
-            return Outcome(r.tagged(cmd.tag, "BAD", None, f"{name} not allowed now"))
+            return reply(cmd.tag, "BAD", None, f"{name} not allowed now")
+        handler = HANDLERS.get(name)
+        if handler is None:
+            return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
         try:
-            outcome = await self._dispatch(cmd)
+            outcome = await handler(self, cmd)
         except Refused as e:
-            outcome = Outcome(r.tagged(cmd.tag, e.status, e.code, e.text))
+            outcome = reply(cmd.tag, e.status, e.code, e.text)
         except Exception:
             log.exception("imap: %s failed for %s", name, self.client_ip)
-            outcome = Outcome(r.tagged(cmd.tag, "NO", r.SERVERBUG, "Internal error, try again later"))
+            outcome = reply(cmd.tag, "NO", r.SERVERBUG, _SERVERBUG_TEXT)
+        if outcome.then in (Then.IDLE, Then.READ_AUTH_LINE):
+            self.pending_tag = cmd.tag  # the command goes on: its completion comes later
+        self._reader = outcome.reader
         if outcome.then in (Then.NOTHING, Then.IDLE) and self.selected is not None:
-            uid_form = getattr(cmd, "uid", False)
+            uid_form = bool(getattr(cmd, "uid", False))
             allow = name not in _NO_EXPUNGE_AFTER or uid_form
             try:
-                outcome = Outcome(with_updates(outcome.data, cmd.tag, self.pending_updates(allow_expunge=allow)),
-                                  outcome.then)
+                outcome = outcome.with_updates(self.pending_updates(allow_expunge=allow))
             except Exception:
                 log.exception("imap: updates failed for %s", self.client_ip)
         return outcome
+
+    def _refused(self, cmd: BadCommand) -> Outcome:
+        """What the parser refused: BAD, tagged when the tag could be read."""
+        name, _, args = (cmd.code or "").partition(" ")
+        code = r.Code(name, args) if name else None
+        if cmd.tag is None:
+            return Outcome(completion=Completion(None, "BAD", code, cmd.text))
+        # RFC 9051 §6.4.4: an unsupported charset is a tagged NO [BADCHARSET], not a BAD; a
+        # SEARCH answered NO empties the saved result (RFC 9051 §6.4.4.1; any such SEARCH here,
+        # with SAVE or not, as the refused command's options are not known).
+        status: Condition = "NO" if name == "BADCHARSET" else "BAD"
+        if status == "NO" and self.selected is not None:
+            self.selected.save(frozenset())
+        return reply(cmd.tag, status, code, cmd.text)
 
     def pending_updates(self, *, allow_expunge: bool = True) -> bytes:
         """The untagged responses for what changed elsewhere (selected.py decides what is due)."""
         if self.selected is None:
             return b""
         self.drain_feed()
-        return b"".join(encode_update(u) for u in self.selected.updates(allow_expunge=allow_expunge))
+        return b"".join(update_line(u) for u in self.selected.updates(allow_expunge=allow_expunge))
 
     def drain_feed(self) -> None:
-        while self.feed is not None and not self.feed.empty():
+        while self.selected is not None and self.feed is not None and not self.feed.empty():
             self.selected.apply(self.feed.get_nowait())
 
-    async def _dispatch(self, cmd: Command) -> Outcome:
-        match cmd:
-            case Capability():
-                return self._ok(cmd.tag, "CAPABILITY completed", r.untagged("CAPABILITY " + " ".join(self.capabilities())))
-            case Noop() | Check():
-                return self._ok(cmd.tag, f"{cmd.name} completed")
-            case Logout():
-                # RFC 9051 §6.1.3: BYE first, then the tagged OK, then the server closes.
-                self.state = State.LOGOUT
-                await self.close()
-                return Outcome(r.untagged_status("BYE", None, "Logging out")
-                               + r.tagged(cmd.tag, "OK", None, "LOGOUT completed"), Then.CLOSE)
-            case StartTls():
-                if self.tls_active or not self.tls_available:
-                    return Outcome(r.tagged(cmd.tag, "BAD", None, "TLS is already active"))
-                return Outcome(r.tagged(cmd.tag, "OK", None, "Begin TLS negotiation now"), Then.START_TLS)
-            case Login():
-                return await self._login(cmd)
-            case Authenticate():
-                return await self._authenticate(cmd)
-            case Select() | Examine():
-                return await self._select(cmd)
-            case List():
-                from postoffice.imap.commands import listing
-                return await listing.list_(self, cmd)
-            case Close() | Unselect():
-                if isinstance(cmd, Close) and not self.selected.read_only:
-                    # RFC 9051 §6.4.1: CLOSE expunges \Deleted silently (no EXPUNGE responses).
-                    from postoffice.imap.commands.messages import deleted_uids
-                    uids = await deleted_uids(self)
-                    if uids:
-                        await self.store.mailboxes.expunge(self.selected.mailbox, uids)
-                await self._deselect()
-                return Outcome(r.tagged(cmd.tag, "OK", None, f"{cmd.name} completed"))
-            case ExpungeCmd():
-                return await self._expunge(cmd)
-            case Search() if cmd.charset is not None and "UTF8=ACCEPT" in self.enabled:
-                # RFC 6855 §3: after ENABLE UTF8=ACCEPT a charset conflicts with the session's UTF-8.
-                return Outcome(r.tagged(cmd.tag, "BAD", r.CLIENTBUG, "No CHARSET after ENABLE UTF8=ACCEPT"))
-            case Fetch() | Store() | Search():
-                from postoffice.imap.commands import messages
-                return await messages.run(self, cmd)
-            case Copy() | Move():
-                from postoffice.imap.commands import messages
-                return await messages.copy_move(self, cmd)
-            case UidExpunge():
-                from postoffice.imap.commands import messages
-                return await messages.uid_expunge(self, cmd)
-            case Enable():
-                # RFC 5161 §3.1-§3.2: ENABLED lists what this command turned on, nothing else.
-                new = [c for c in dict.fromkeys(cmd.capabilities) if c in ENABLEABLE and c not in self.enabled]
-                self.enabled.update(new)
-                line = r.untagged(" ".join(["ENABLED"] + [ENABLEABLE[c] for c in new]))
-                return self._ok(cmd.tag, "ENABLE completed", line)
-            case Id():
-                # RFC 2971 §3.1-§3.3: the client's fields are logged; ours answer.
-                if cmd.params:
-                    log.info("imap: client %s says ID %s", self.client_ip,
-                             ", ".join(f"{k}={v}" for k, v in list(cmd.params.items())[:30]))
-                fields = b" ".join(r.quoted(k) + b" " + r.quoted(v) for k, v in SERVER_ID.items())
-                return self._ok(cmd.tag, "ID completed", r.untagged(b"ID (" + fields + b")"))
-            case Create() | Delete() | Rename() | Subscribe() | Unsubscribe() | Lsub() | Status() | Append():
-                from postoffice.imap.commands import listing, mailboxes
-                handler = {Create: mailboxes.create, Delete: mailboxes.delete, Rename: mailboxes.rename,
-                           Subscribe: mailboxes.subscribe, Unsubscribe: mailboxes.subscribe, Lsub: listing.lsub,
-                           Status: mailboxes.status, Append: mailboxes.append}[type(cmd)]
-                return await handler(self, cmd)
-            case Namespace():
-                # RFC 2342 §5: one personal namespace, "" with "/"; no other users', no shared.
-                line = r.untagged(b'NAMESPACE (("" "' + DELIMITER.encode() + b'")) NIL NIL')
-                return self._ok(cmd.tag, "NAMESPACE completed", line)
-            case Idle():
-                # RFC 2177 §3: a continuation, then updates as they come, until DONE.
-                self._pending_tag = cmd.tag
-                return Outcome(r.continuation("idling"), Then.IDLE)
-        return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
-
     def idle_done(self, done: Done | BadCommand) -> Outcome:
-        tag, self._pending_tag = self._pending_tag, ""
+        tag, self.pending_tag = self.pending_tag, ""
         if isinstance(done, BadCommand):
-            return Outcome(r.tagged(tag, "BAD", None, "Expected DONE"))
-        return Outcome(self.pending_updates() + r.tagged(tag, "OK", None, "IDLE terminated"))
+            return reply(tag, "BAD", None, "Expected DONE")
+        return ok(tag, "IDLE terminated", self.pending_updates())
 
-    def _ok(self, tag: str, text: str, data: bytes = b"", code: r.Code | None = None) -> Outcome:
-        return Outcome(data + r.tagged(tag, "OK", code, text))
+    async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
+        """The client's answer to a challenge (RFC 9051 §6.2.2)."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return reply(self.pending_tag, "BAD", None, "Malformed response")
+        try:
+            outcome = await reader(response)
+        except Exception:
+            log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
+            return reply(self.pending_tag, "NO", r.SERVERBUG, _SERVERBUG_TEXT)
+        self._reader = outcome.reader
+        return outcome
 
     async def close(self) -> None:
         """The connection ended, however it ended: leave the change feed."""
-        await self._deselect()
+        await self.deselect()
 
-    # --- not authenticated ---------------------------------------------------------------------------
+    # --- what commands ask of the session (context.Context) -----------------------------------------
 
     @property
     def auth(self) -> Authenticator:
@@ -335,119 +265,22 @@ class ImapSession:
     def tls_started(self) -> None:
         self.tls_active = True
 
-    async def _login(self, cmd: Login) -> Outcome:
-        answer = await self.auth.login(self.peer, cmd.userid, cmd.password)
-        if isinstance(answer, Authenticated):
-            return await self._open(cmd.tag, answer.identity)
-        return self._failed(cmd.tag, answer)
+    def enable(self, extensions: list[str]) -> None:
+        self.enabled.update(extensions)
 
-    async def _authenticate(self, cmd: Authenticate) -> Outcome:
-        exchange = self.auth.start(cmd.mechanism, self.peer)
-        if isinstance(exchange, Failed):
-            return self._failed(cmd.tag, exchange)
-        self._pending_tag = cmd.tag
-        # RFC 4959 §3: an initial response ("=" for an empty one) is the first client answer.
-        return await self._auth_step(exchange, cmd.initial_response)
-
-    async def auth_line(self, response: AuthResponse | BadCommand) -> Outcome:
-        """The client's answer to a challenge (RFC 9051 §6.2.2)."""
-        exchange, self._exchange = self._exchange, None
-        tag = self._pending_tag
-        if isinstance(response, BadCommand) or exchange is None:
-            return self._failed(tag, exchange.cancel(Reason.MALFORMED) if exchange else Failed(Reason.MALFORMED))
-        if response.data is None:
-            return self._failed(tag, exchange.cancel())
-        try:
-            return await self._auth_step(exchange, response.data)
-        except Exception:
-            log.exception("imap: AUTHENTICATE failed for %s", self.client_ip)
-            return Outcome(r.tagged(tag, "NO", r.SERVERBUG, "Internal error, try again later"))
-
-    async def _auth_step(self, exchange: Exchange, response: bytes | None) -> Outcome:
-        answer = await exchange.step(response)
-        tag = self._pending_tag
-        if isinstance(answer, Authenticated):
-            return await self._open(tag, answer.identity)
-        if isinstance(answer, Failed):
-            return self._failed(tag, answer)
-        # A challenge; with SCRAM the last one is the server's final data, answered empty.
-        self._exchange = exchange
-        return Outcome(r.continuation_base64(answer.data) if answer.data else b"+ \r\n", Then.READ_AUTH_LINE)
-
-    def _failed(self, tag: str, failed: Failed) -> Outcome:
-        match failed.reason:
-            case Reason.PLAINTEXT_REFUSED:
-                return Outcome(r.tagged(tag, "NO", r.PRIVACYREQUIRED, "Use STARTTLS first"))
-            case Reason.UNKNOWN_MECHANISM:
-                # RFC 9051 §6.2.2: an unsupported mechanism gets a tagged NO.
-                return Outcome(r.tagged(tag, "NO", r.CANNOT, "Unsupported mechanism"))
-            case Reason.MALFORMED | Reason.TOO_LONG:
-                return Outcome(r.tagged(tag, "BAD", None, "Malformed response"))
-            case Reason.CANCELLED:
-                return Outcome(r.tagged(tag, "BAD", None, "AUTHENTICATE cancelled"))
-            case Reason.AUTHZID_REFUSED:
-                # RFC 9051 §7.1: the credentials were right, acting as that identity is not allowed.
-                return Outcome(r.tagged(tag, "NO", r.AUTHORIZATIONFAILED, "Not authorized to act as that identity"))
-        log.info("imap: failed login from %s (%s)", self.client_ip, failed.reason.value)
-        return Outcome(r.tagged(tag, "NO", r.AUTHENTICATIONFAILED, "Authentication failed"))
-
-    async def _open(self, tag: str, identity: str) -> Outcome:
-        try:
-            address = normalize_address(identity)
-            account = await self.store.directory.find_account(address)
-        except BadAddress:
-            account = None
-        if account is None:  # verified, then gone: counted as a failure all the same
-            await self.auth.failed(self.peer, identity)
-            return self._failed(tag, Failed(Reason.BAD_CREDENTIALS))
+    def authenticated(self, account: Account) -> None:
         self.account, self.address = account.id, account.address
         self.state = State.AUTHENTICATED
-        log.info("imap: %s logged in from %s", self.address, self.client_ip)
-        return self._ok(tag, "Logged in", code=r.capability_code(self.capabilities()))
 
-    # --- authenticated -------------------------------------------------------------------------------
+    def listen(self, mailbox: MailboxId) -> None:
+        self._feed_cm = self.store.feed.subscribe(mailbox)
+        self.feed = self._feed_cm.__enter__()
 
-    async def _select(self, cmd: Select | Examine) -> Outcome:
-        if cmd.condstore or cmd.qresync:
-            return Outcome(r.tagged(cmd.tag, "NO", r.CANNOT, "not implemented yet"))
-        # RFC 9051 §6.3.2: a SELECT deselects first, even when it fails; a rev2 client is told
-        # with OK [CLOSED] (RFC 9051 §7.1; rev1 clients were never promised it).
-        closed = r.untagged_status("OK", r.CLOSED, "Previous mailbox is now closed") if (
-            self.selected is not None and self.rev2) else b""
-        await self._deselect()
-        box = await self.store.mailboxes.find(self.account, cmd.mailbox)
-        if box is None:
-            return Outcome(r.tagged(cmd.tag, "NO", r.NONEXISTENT, "No such mailbox"))
-        read_only = isinstance(cmd, Examine)
-        self._feed_cm = self.store.feed.subscribe(box.id)
-        self.feed = self._feed_cm.__enter__()  # before reading: no change falls in between
-        box = await self.store.mailboxes.get(box.id)
-        uids = await self.store.mailboxes.uids(box.id)
-        counts = await self.store.mailboxes.counts(box.id)
-        self.selected = SelectedMailbox(box.id, box.uidvalidity, uids, highestmodseq=box.highestmodseq,
-                                        read_only=read_only)
+    def select(self, view: SelectedMailbox) -> None:
+        self.selected = view
         self.state = State.SELECTED
-        uidnext = max(box.uidnext, (uids[-1] + 1) if uids else 1)
-        # RFC 3501 §6.3.1: FLAGS, EXISTS, RECENT, and OK [UNSEEN] [PERMANENTFLAGS] [UIDVALIDITY] [UIDNEXT];
-        # RFC 9051 §6.3.2: FLAGS, EXISTS, LIST, and the same OKs but UNSEEN (RECENT is gone in rev2).
-        out = [closed, r.untagged(b"FLAGS " + r.flag_list(SYSTEM_FLAGS)), r.untagged(b"%d EXISTS" % len(uids))]
-        if self.rev2:
-            from postoffice.imap.commands.listing import select_list_line
-            out.append(await select_list_line(self, box))
-        else:
-            out.append(r.untagged(b"0 RECENT"))  # \Recent is never set (RFC 9051 §2.3.2)
-            first = counts.first_unseen_uid
-            unseen = self.selected.seq_of(first) if first is not None else None
-            if unseen is not None:
-                out.append(r.untagged_status("OK", r.code("UNSEEN", unseen), "First unseen"))
-        permanent = () if read_only else SYSTEM_FLAGS + ("\\*",)
-        out += [r.untagged_status("OK", r.permanentflags(permanent), "Flags permitted"),
-                r.untagged_status("OK", r.uidvalidity(box.uidvalidity), "UIDs valid"),
-                r.untagged_status("OK", r.uidnext(uidnext), "Predicted next UID")]
-        code = r.READ_ONLY if read_only else r.READ_WRITE
-        return self._ok(cmd.tag, f"{cmd.name} completed", b"".join(out), code)
 
-    async def _deselect(self) -> None:
+    async def deselect(self) -> None:
         if self._feed_cm is not None:
             cm, self._feed_cm, self.feed = self._feed_cm, None, None
             with contextlib.suppress(Exception):
@@ -456,43 +289,6 @@ class ImapSession:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    async def _expunge(self, cmd: ExpungeCmd) -> Outcome:
-        if self.selected.read_only:
-            return Outcome(r.tagged(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only"))
-        from postoffice.imap.commands.messages import deleted_uids
-        uids = await deleted_uids(self)
-        if uids:
-            # The store publishes the expunges to our own feed too: `handle` reports them (and any
-            # made elsewhere) as EXPUNGE responses before the tagged OK (RFC 9051 §6.4.3).
-            await self.store.mailboxes.expunge(self.selected.mailbox, uids)
-        return self._ok(cmd.tag, "EXPUNGE completed")
-
-
-def _ends_bad(data: bytes) -> bool:
-    """Whether the last line is a BAD, tagged or untagged: "a1 BAD ..." or "* BAD ..."."""
-    last = data[data.rfind(b"\n", 0, len(data) - 1) + 1:]
-    return last.split(b" ", 2)[1:2] == [b"BAD"]
-
-
-def encode_update(update: Update) -> bytes:
-    match update:
-        case Expunge(seq=seq):
-            return r.untagged(b"%d EXPUNGE" % seq)
-        case Exists(count=count):
-            return r.untagged(b"%d EXISTS" % count)
-        case FlagsChanged(seq=seq, uid=uid, flags=flags):
-            return r.fetch(seq, [("FLAGS", r.flag_list(flags - {"\\Recent"})), ("UID", r.number(uid))])
-    raise TypeError(update)  # pragma: no cover
-
-
-def with_updates(data: bytes, tag: str, updates: bytes) -> bytes:
-    """The command's own responses, then the updates, then its tagged completion: the command's
-    results carry the sequence numbers the client knew when it sent the command, and any EXPUNGE
-    among the updates renumbers only what follows (RFC 9051 §7.5.1)."""
-    if not updates:
-        return data
-    completion = (tag + " ").encode()
-    if data.startswith(completion):
-        return updates + data
-    at = data.rfind(b"\r\n" + completion)
-    return data[:at + 2] + updates + data[at + 2:] if at >= 0 else data + updates
+    async def logout(self) -> None:
+        self.state = State.LOGOUT
+        await self.close()

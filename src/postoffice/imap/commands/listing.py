@@ -46,28 +46,21 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from postoffice.imap import responses as r
+from postoffice.imap.context import Context, logged_in
+from postoffice.imap.outcome import Outcome, reply
 from postoffice.imap.commands.mailboxes import (
     MAX_NAME_OCTETS, delimiter, status_line, superiors, unsupported_status_item,
 )
 from postoffice.imap.wire import List, Lsub
 from postoffice.store.api import Mailbox, NotFound
 
-if TYPE_CHECKING:
-    from postoffice.imap.session import ImapSession, Outcome
-
 log = logging.getLogger(__name__)
 
 # Selection options that restrict what is listed (RFC 5258 §3.1, RFC 6154 §2), in the order CHILDINFO
 # names them; REMOTE widens instead and RECURSIVEMATCH only modifies these.
 _CRITERIA = ("SUBSCRIBED", "SPECIAL-USE")
-
-
-def _out(tag: str, status: str, text: str, data: bytes = b"") -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(data + r.tagged(tag, status, None, text))
 
 
 # --- patterns ----------------------------------------------------------------------------------------
@@ -169,9 +162,9 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
 
     existing = {box.name: box for box in boxes}
     descendants: dict[str, list[Mailbox]] = defaultdict(list)
-    for box in existing.values():
-        for superior in superiors(box.name):
-            descendants[superior].append(box)
+    for mailbox in existing.values():
+        for superior in superiors(mailbox.name):
+            descendants[superior].append(mailbox)
     out: list[Listed] = []
     for name in sorted(existing.keys() | descendants.keys(), key=_order):
         if not matches(name):
@@ -188,44 +181,44 @@ def select_entries(boxes: Iterable[Mailbox], matches: Callable[[str], bool], sel
     return out
 
 
-async def list_(session: ImapSession, cmd: List) -> Outcome:
-    unknown = unsupported_status_item(session, cmd.status)
+async def list_(ctx: Context, cmd: List) -> Outcome:
+    unknown = unsupported_status_item(ctx, cmd.status)
     if unknown is not None:
-        return _out(cmd.tag, "BAD", f"Unsupported STATUS item {unknown}")
+        return reply(cmd.tag, "BAD", None, f"Unsupported STATUS item {unknown}")
     sep = delimiter().encode()
     if not cmd.extended and cmd.patterns == ("",):
         # RFC 9051 §6.3.9: in the basic syntax an empty pattern asks for the delimiter and the
         # root of the reference, which is "" as our names are not rooted.
-        return _out(cmd.tag, "OK", "LIST completed", r.untagged(b'LIST (\\Noselect) "' + sep + b'" ""'))
+        return reply(cmd.tag, "OK", None, "LIST completed", r.untagged(b'LIST (\\Noselect) "' + sep + b'" ""'))
     # RFC 5258 §3: in the extended syntax an empty pattern is ignored.
     patterns = [p for p in cmd.patterns if p] if cmd.extended else list(cmd.patterns)
     if not patterns:
-        return _out(cmd.tag, "OK", "LIST completed")
-    boxes = await session.store.mailboxes.list(session.account)
+        return reply(cmd.tag, "OK", None, "LIST completed")
+    boxes = await ctx.store.mailboxes.list(logged_in(ctx))
     listed = select_entries(boxes, matcher(cmd.reference, patterns), cmd.selection)
     show_subscribed = "SUBSCRIBED" in cmd.selection or "SUBSCRIBED" in cmd.returns  # RFC 5258 §3.1
     # RFC 9051 §7.3.1, RFC 5258 §3: \NonExistent for rev2 and extended-syntax clients; a rev1
     # client's basic LIST gets RFC 3501 §6.3.8's \Noselect.
-    missing = "\\NonExistent" if session.rev2 or cmd.extended else "\\Noselect"
+    missing = "\\NonExistent" if ctx.rev2 or cmd.extended else "\\Noselect"
     childinfo = b' ("CHILDINFO" (' + b" ".join(b'"' + c.encode() + b'"' for c in _CRITERIA
                                                 if c in cmd.selection) + b"))"
     out: list[bytes] = []
     for entry in listed:
         box, status = entry.box, b""
-        if cmd.status and entry.meets:
+        if cmd.status and entry.meets and box is not None:  # meets: a mailbox that exists
             try:
-                status = await _status(session, box, cmd.status)
+                status = await _status(ctx, box, cmd.status)
             except NotFound:
                 box = None  # RFC 5819 §2: gone since it was listed: \NonExistent (so \Noselect), no STATUS
-        line = _list_line(session, entry.name, box, entry.has_children, missing=missing,
+        line = _list_line(ctx, entry.name, box, entry.has_children, missing=missing,
                           show_subscribed=show_subscribed)
         if entry.childinfo:
             line += childinfo  # RFC 5258 §3.5, §6 childinfo-extended-item
         out.append(r.untagged(line) + status)  # RFC 5819 §2: the LIST, then its STATUS
-    return _out(cmd.tag, "OK", "LIST completed", b"".join(out))
+    return reply(cmd.tag, "OK", None, "LIST completed", b"".join(out))
 
 
-def _list_line(session: ImapSession, name: str, box: Mailbox | None, has_children: bool, *, missing: str,
+def _list_line(ctx: Context, name: str, box: Mailbox | None, has_children: bool, *, missing: str,
                show_subscribed: bool) -> bytes:
     """RFC 9051 §7.3.1 mailbox-list, without the extended data: attributes, delimiter, name."""
     attrs = [missing] if box is None else []
@@ -236,37 +229,37 @@ def _list_line(session: ImapSession, name: str, box: Mailbox | None, has_childre
         if box.special_use:
             attrs.append(box.special_use)  # RFC 6154 §2
     return (b"LIST (" + " ".join(attrs).encode() + b') "' + delimiter().encode() + b'" '
-            + r.mailbox_name(name, utf8=session.utf8))
+            + r.mailbox_name(name, utf8=ctx.utf8))
 
 
-async def select_list_line(session: ImapSession, box: Mailbox) -> bytes:
+async def select_list_line(ctx: Context, box: Mailbox) -> bytes:
     """RFC 9051 §6.3.2: the LIST response SELECT sends for the mailbox it opens, attributes accurate."""
-    names = [b.name for b in await session.store.mailboxes.list(session.account)]
+    names = [b.name for b in await ctx.store.mailboxes.list(logged_in(ctx))]
     has_children = any(n.startswith(box.name + delimiter()) for n in names)
-    return r.untagged(_list_line(session, box.name, box, has_children, missing="\\NonExistent", show_subscribed=False))
+    return r.untagged(_list_line(ctx, box.name, box, has_children, missing="\\NonExistent", show_subscribed=False))
 
 
-async def _status(session: ImapSession, box: Mailbox, items: tuple[str, ...]) -> bytes:
+async def _status(ctx: Context, box: Mailbox, items: tuple[str, ...]) -> bytes:
     """The STATUS response for a listed mailbox; NotFound when it went away meanwhile. Our own
     failure drops the STATUS (RFC 5819 §2: the server MAY) rather than the whole LIST."""
-    box = await session.store.mailboxes.get(box.id)
+    box = await ctx.store.mailboxes.get(box.id)
     try:
-        return await status_line(session, box, items)
+        return await status_line(ctx, box, items)
     except Exception:
-        log.exception("imap: STATUS in LIST failed for %s", session.client_ip)
+        log.exception("imap: STATUS in LIST failed for %s", ctx.client_ip)
         return b""
 
 
 # --- LSUB --------------------------------------------------------------------------------------------
 
-async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
+async def lsub(ctx: Context, cmd: Lsub) -> Outcome:
     """RFC 3501 §6.3.9: the subscribed names matching; with "%", an unsubscribed superior of a
     subscribed name that the pattern reaches is returned with \\Noselect instead."""
     sep = delimiter().encode()
     if cmd.pattern == "":
-        return _out(cmd.tag, "OK", "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + sep + b'" ""'))
+        return reply(cmd.tag, "OK", None, "LSUB completed", r.untagged(b'LSUB (\\Noselect) "' + sep + b'" ""'))
     matches = matcher(cmd.reference, [cmd.pattern])
-    subscribed = {b.name for b in await session.store.mailboxes.list(session.account) if b.subscribed}
+    subscribed = {b.name for b in await ctx.store.mailboxes.list(logged_in(ctx)) if b.subscribed}
     found: dict[str, bool] = {n: True for n in subscribed if matches(n)}
     for n in subscribed:
         if matches(n):
@@ -279,5 +272,5 @@ async def lsub(session: ImapSession, cmd: Lsub) -> Outcome:
         attrs = b"()" if found[name] else b"(\\Noselect)"
         # RFC 6855 §3: UTF-8 names in LSUB too once the client accepts them.
         out.append(r.untagged(b"LSUB " + attrs + b' "' + sep + b'" '
-                              + r.mailbox_name(name, utf8=session.utf8)))
-    return _out(cmd.tag, "OK", "LSUB completed", b"".join(out))
+                              + r.mailbox_name(name, utf8=ctx.utf8)))
+    return reply(cmd.tag, "OK", None, "LSUB completed", b"".join(out))

@@ -1,5 +1,5 @@
-"""FETCH, STORE, SEARCH, COPY and MOVE (and their UID forms), and UID EXPUNGE, on the selected
-mailbox: RFC 9051 §6.4.4-§6.4.9, RFC 6851 (MOVE), RFC 4315 §2.1 (UID EXPUNGE); RFC 3501 §6.4.5
+"""FETCH, STORE, SEARCH, COPY and MOVE (and their UID forms), EXPUNGE and UID EXPUNGE, on the
+selected mailbox: RFC 9051 §6.4.3-§6.4.9, RFC 6851 (MOVE), RFC 4315 §2.1 (UID EXPUNGE); RFC 3501 §6.4.5
 for the rev1 RFC822, RFC822.HEADER and RFC822.TEXT items; ESEARCH (RFC 4731, RFC 9051 §7.3.4),
 SEARCHRES (RFC 5182, RFC 9051 §6.4.4.1) and BINARY (RFC 3516, RFC 9051 §6.4.5, §7.5.2).
 
@@ -13,7 +13,7 @@ RETURN, or always once IMAP4rev2 is enabled (RFC 9051 §6.4.4: no options means 
 keeps the result in the view (`SelectedMailbox.saved`, as UIDs), which "$" names in FETCH, STORE,
 SEARCH, COPY, MOVE, UID EXPUNGE and their UID forms. BINARY decodes a leaf part's
 Content-Transfer-Encoding (`fetch_data.binary_bytes`); every BINARY item of every message is
-decoded before anything is answered or \Seen is set, so a FETCH refused for one message
+decoded before anything is answered or \\Seen is set, so a FETCH refused for one message
 (NO [UNKNOWN-CTE]) changes nothing and sends no partial results.
 
 Choices: BINARY of a multipart or message/rfc822|global part answers NO [CLIENTBUG] (RFC 9051
@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from postoffice.imap import fetch_data as fd
 from postoffice.imap import responses as r
 from postoffice.imap import search
+from postoffice.imap.context import Context, logged_in, selected_view
+from postoffice.imap.outcome import Outcome, Refused, ok, reply, update_line
 from postoffice.imap.wire import (
-    Binary, BinarySize, BodySection, Copy, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge,
+    Binary, BinarySize, BodySection, Copy, Expunge, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge,
 )
 from postoffice.store.api import FlagMode, StoredMessage
-
-if TYPE_CHECKING:
-    from postoffice.imap.session import ImapSession, Outcome
 
 _NEEDS_PARSED = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE"})
 _NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
@@ -52,38 +51,16 @@ _YIELD_EVERY = 200  # messages read between two turns of the event loop in a lon
 _MODES = {"+": FlagMode.ADD, "-": FlagMode.REMOVE, "": FlagMode.REPLACE}
 
 
-class BadSequence(Exception):
-    pass
+class BadSequence(Refused):
+    """RFC 9051 §9 seq-number: a number above the message count is the client's error."""
+
+    def __init__(self) -> None:
+        super().__init__("BAD", None, "Invalid message sequence number")
 
 
-def _ok(tag: str, text: str, data: bytes = b"") -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(data + r.tagged(tag, "OK", None, text))
-
-
-def _status(tag: str, status: str, code: r.Code | None, text: str) -> Outcome:
-    from postoffice.imap.session import Outcome
-    return Outcome(r.tagged(tag, status, code, text))
-
-
-async def run(session: ImapSession, cmd: Fetch | Store | Search) -> Outcome:
-    try:
-        match cmd:
-            case Fetch():
-                return await fetch(session, cmd)
-            case Store():
-                return await store(session, cmd)
-            case Search():
-                return await search_(session, cmd)
-    except BadSequence:
-        # RFC 9051 §9 seq-number: a number above the message count is the client's error.
-        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
-    raise TypeError(cmd)  # pragma: no cover
-
-
-def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+def targets(ctx: Context, sequence: SequenceSet, uid: bool) -> list[tuple[int, int]]:
     """(seq, uid) of the messages `sequence` names, in the session's view, ascending."""
-    view = session.selected
+    view = selected_view(ctx)
     if sequence.saved:
         # RFC 5182 §2.1, RFC 9051 §6.4.4.1: "$" is the saved result, in either form of the command
         # (the view keeps UIDs and maps them to numbers); before any SAVE it names no message.
@@ -91,7 +68,7 @@ def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tupl
     if uid:
         # RFC 9051 §6.4.9: "*" is the largest UID in use; UIDs not in the mailbox are ignored.
         uids = view.uids
-        found = []
+        found: list[tuple[int, int]] = []
         for low, high in sequence.intervals(uids[-1] if uids else 0):
             start, stop = bisect.bisect_left(uids, low), bisect.bisect_right(uids, high)
             found += zip(range(start + 1, stop + 1), uids[start:stop])
@@ -102,31 +79,32 @@ def targets(session: ImapSession, sequence: SequenceSet, uid: bool) -> list[tupl
     return [(n, view.uids[n - 1]) for low, high in intervals for n in range(low, high + 1)]
 
 
-async def _messages(session: ImapSession, uids: list[int] | None = None) -> dict[int, StoredMessage]:
+async def _messages(ctx: Context, uids: list[int] | None = None) -> dict[int, StoredMessage]:
     """The stored messages of the selected mailbox, all or those of `uids` (ascending)."""
-    return {m.uid: m for m in await session.store.mailboxes.messages(session.selected.mailbox, uids)}
+    return {m.uid: m for m in await ctx.store.mailboxes.messages(selected_view(ctx).mailbox, uids)}
 
 
-async def deleted_uids(session: ImapSession) -> list[int]:
-    return await session.store.mailboxes.uids(session.selected.mailbox, flagged="\\Deleted")
+async def deleted_uids(ctx: Context) -> list[int]:
+    return await ctx.store.mailboxes.uids(selected_view(ctx).mailbox, flagged="\\Deleted")
 
 
 # --- FETCH ---------------------------------------------------------------------------------------------
 
-async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
+async def fetch(ctx: Context, cmd: Fetch) -> Outcome:
     attrs = list(cmd.attributes)
     if cmd.changedsince is not None or "MODSEQ" in attrs:
-        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+        return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
     if cmd.uid and "UID" not in attrs:
         attrs.insert(0, "UID")  # RFC 9051 §6.4.9: UID FETCH always reports UID
-    if set(attrs) <= {"UID", "FLAGS"} and len(set(attrs)) == len(attrs):
-        return await _fetch_flags(session, cmd, attrs)
-    wanted = targets(session, cmd.sequence, cmd.uid)
-    stored = await _messages(session, [u for _, u in wanted])
-    view = session.selected
+    names = [a for a in attrs if isinstance(a, str)]
+    if len(names) == len(attrs) and set(names) <= {"UID", "FLAGS"} and len(set(names)) == len(names):
+        return await _fetch_flags(ctx, cmd, names)
+    wanted = targets(ctx, cmd.sequence, cmd.uid)
+    stored = await _messages(ctx, [u for _, u in wanted])
+    view = selected_view(ctx)
     live = [stored[u] for _, u in wanted if u in stored and not view.is_expunged(u)]
     # Decoded first: a refusal (RFC 9051 §7.5.2 UNKNOWN-CTE) leaves \Seen as it was.
-    decoded = await _binaries(session, live, attrs)
+    decoded = await _binaries(ctx, live, attrs)
     # RFC 3501 §6.4.5, RFC 9051 §6.4.5: a non-PEEK BODY[] or BINARY[] sets \Seen; the new FLAGS
     # are part of the response.
     marks_seen = not view.read_only and any(
@@ -135,13 +113,13 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
     if marks_seen:
         unseen = [u for _, u in wanted if u in stored and "\\Seen" not in stored[u].flags]
         if unseen:
-            for change in await session.store.mailboxes.set_flags(view.mailbox, unseen, frozenset({"\\Seen"}),
+            for change in await ctx.store.mailboxes.set_flags(view.mailbox, unseen, frozenset({"\\Seen"}),
                                                                    FlagMode.ADD):
-                m = stored[change.uid]
-                stored[change.uid] = StoredMessage(m.uid, change.modseq, change.flags, m.internaldate, m.size,
-                                                   m.blob, m.prefix, m.queue_id)
+                old = stored[change.uid]
+                stored[change.uid] = StoredMessage(old.uid, change.modseq, change.flags, old.internaldate, old.size,
+                                                   old.blob, old.prefix, old.queue_id)
                 changed.add(change.uid)
-            session.drain_feed()
+            ctx.drain_feed()
             view.forget_flags(changed)
     if changed and "FLAGS" not in attrs:
         attrs.append("FLAGS")
@@ -155,22 +133,22 @@ async def fetch(session: ImapSession, cmd: Fetch) -> Outcome:
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
         if needs_parsed and n % _YIELD_EVERY == 0:
             await asyncio.sleep(0)  # the parsed forms are read on this thread: let other sessions in
-        parsed = await session.store.blobs.parsed(m.blob) if needs_parsed else None
-        raw = await session.store.blobs.read_message(m) if needs_raw else None
+        parsed = await ctx.store.blobs.parsed(m.blob) if needs_parsed else None
+        raw = await ctx.store.blobs.read_message(m) if needs_raw else None
         out.append(r.fetch(seq, _items(m, attrs, parsed, raw, decoded.get(uid, {}))))
         held += len(out[-1])
-        if held > _EMIT_OVER and session.emit is not None:
-            await session.emit(b"".join(out))  # results go in order, ahead of the tagged OK
+        if held > _EMIT_OVER and ctx.emit is not None:
+            await ctx.emit(b"".join(out))  # results go in order, ahead of the tagged OK
             out, held = [], 0
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
-async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Outcome:
+async def _fetch_flags(ctx: Context, cmd: Fetch, attrs: list[str]) -> Outcome:
     """FETCH of UID and FLAGS alone, what a client syncing flags asks of every message ("UID FETCH
     1:* (FLAGS)"): from the store's flag rows, one line per message written directly."""
-    view = session.selected
-    wanted = targets(session, cmd.sequence, cmd.uid)
-    flags = dict(await session.store.mailboxes.flags(view.mailbox, [u for _, u in wanted]))
+    view = selected_view(ctx)
+    wanted = targets(ctx, cmd.sequence, cmd.uid)
+    flags = dict(await ctx.store.mailboxes.flags(view.mailbox, [u for _, u in wanted]))
     line = {("UID", "FLAGS"): b"* %d FETCH (UID %d FLAGS %s)\r\n", ("FLAGS", "UID"): b"* %d FETCH (FLAGS %s UID %d)\r\n",
             ("FLAGS",): b"* %d FETCH (FLAGS %s)\r\n", ("UID",): b"* %d FETCH (UID %d)\r\n"}[tuple(attrs)]
     out = []
@@ -189,22 +167,21 @@ async def _fetch_flags(session: ImapSession, cmd: Fetch, attrs: list[str]) -> Ou
                 out.append(line % (seq, r.flag_list(f)))
             case _:
                 out.append(line % (seq, uid))
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
 Decoded = dict[tuple[int, ...], bytes | None]  # part -> BINARY content, None for no such part
 
 
-async def _binaries(session: ImapSession, messages: list[StoredMessage], attrs: list[Any]) -> dict[int, Decoded]:
+async def _binaries(ctx: Context, messages: list[StoredMessage], attrs: list[Any]) -> dict[int, Decoded]:
     """uid -> the content of each BINARY / BINARY.SIZE part asked for. Raises Refused (NO) when a
     part cannot be decoded, for the whole FETCH (RFC 9051 §7.5.2: "it MUST fail the request")."""
-    from postoffice.imap.session import Refused
     parts = list(dict.fromkeys(a.part for a in attrs if isinstance(a, (Binary, BinarySize))))
     if not parts:
         return {}
     out: dict[int, Decoded] = {}
     for m in messages:
-        parsed = await session.store.blobs.parsed(m.blob)
+        parsed = await ctx.store.blobs.parsed(m.blob)
         raw = None
         found: Decoded = {}
         for part in parts:
@@ -218,7 +195,7 @@ async def _binaries(session: ImapSession, messages: list[StoredMessage], attrs: 
                     found[part] = None
                 case _:
                     if raw is None:
-                        raw = await session.store.blobs.read_message(m)
+                        raw = await ctx.store.blobs.read_message(m)
                     found[part] = fd.binary_bytes(raw, parsed, len(m.prefix), part)
         out[m.uid] = found
     return out
@@ -247,10 +224,12 @@ def _items(m: StoredMessage, attrs: list[Any], parsed: Any, raw: bytes | None,
             case "BODY" | "BODYSTRUCTURE":
                 items.append((a, fd.body_structure(parsed, a == "BODYSTRUCTURE")))
             case "RFC822" | "RFC822.HEADER" | "RFC822.TEXT":
+                assert raw is not None  # read for every message when such an item is asked for
                 section, _ = _RFC822[a]
                 data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
                 items.append((a, r.NIL if data is None else r.literal(data)))
             case BodySection(section=section, partial=part):
+                assert raw is not None  # as for RFC822
                 data = fd.section_bytes(raw, parsed, prefix, section.part, section.text, section.fields)
                 name = "BODY" + str(section)
                 if part is not None:
@@ -278,24 +257,24 @@ def _items(m: StoredMessage, attrs: list[Any], parsed: Any, raw: bytes | None,
 
 # --- STORE ---------------------------------------------------------------------------------------------
 
-async def store(session: ImapSession, cmd: Store) -> Outcome:
+async def store(ctx: Context, cmd: Store) -> Outcome:
     if cmd.unchangedsince is not None:
-        return _status(cmd.tag, "NO", r.CANNOT, "not implemented yet")
-    view = session.selected
+        return reply(cmd.tag, "NO", r.CANNOT, "not implemented yet")
+    view = selected_view(ctx)
     if view.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
-    wanted = [(s, u) for s, u in targets(session, cmd.sequence, cmd.uid) if not view.is_expunged(u)]
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    wanted = [(s, u) for s, u in targets(ctx, cmd.sequence, cmd.uid) if not view.is_expunged(u)]
     flags = frozenset(cmd.flags) - {"\\Recent"}  # RFC 3501 §2.3.2: the server alone sets \Recent
-    changes = await session.store.mailboxes.set_flags(view.mailbox, [u for _, u in wanted], flags, _MODES[cmd.mode])
+    changes = await ctx.store.mailboxes.set_flags(view.mailbox, [u for _, u in wanted], flags, _MODES[cmd.mode])
     # Our own change comes back on the feed: drop it there, it is reported here (or not, .SILENT).
-    session.drain_feed()
+    ctx.drain_feed()
     view.forget_flags({u for _, u in wanted})
     if cmd.silent:
-        return _ok(cmd.tag, f"{cmd.name} completed")
+        return ok(cmd.tag, f"{cmd.name} completed")
     now = {c.uid: c.flags for c in changes}
     unchanged = [u for _, u in wanted if u not in now]
     if unchanged:  # RFC 9051 §6.4.6: the flags of every message stored to are reported
-        stored = await _messages(session, unchanged)
+        stored = await _messages(ctx, unchanged)
         now.update({u: stored[u].flags for u in unchanged if u in stored})
     out = []
     for seq, uid in wanted:
@@ -304,23 +283,26 @@ async def store(session: ImapSession, cmd: Store) -> Outcome:
             if cmd.uid:
                 items.append(("UID", r.number(uid)))
             out.append(r.fetch(seq, items))
-    return _ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+    return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
 
 
 # --- SEARCH --------------------------------------------------------------------------------------------
 
-async def search_(session: ImapSession, cmd: Search) -> Outcome:
-    view = session.selected
+async def search_(ctx: Context, cmd: Search) -> Outcome:
+    if cmd.charset is not None and "UTF8=ACCEPT" in ctx.enabled:
+        # RFC 6855 §3: after ENABLE UTF8=ACCEPT a charset conflicts with the session's UTF-8.
+        return reply(cmd.tag, "BAD", r.CLIENTBUG, "No CHARSET after ENABLE UTF8=ACCEPT")
+    view = selected_view(ctx)
     returns = cmd.returns
-    if returns is None and session.rev2:
+    if returns is None and ctx.rev2:
         returns = ()  # RFC 9051 §6.4.4: always ESEARCH; no result option means ALL
     saving = returns is not None and "SAVE" in returns
     if cmd.charset is not None and cmd.charset not in ("US-ASCII", "UTF-8"):
         if saving:
             view.save(())  # RFC 9051 §6.4.4.1: a SEARCH with SAVE answered NO empties "$"
-        return _status(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
+        return reply(cmd.tag, "NO", r.badcharset(["US-ASCII", "UTF-8"]), "Unknown charset")
     try:
-        found = await _matching(session, cmd)
+        found = await _matching(ctx, cmd)
     except Exception:
         if saving:
             view.save(())  # the NO [SERVERBUG] the session answers empties "$" too
@@ -328,25 +310,25 @@ async def search_(session: ImapSession, cmd: Search) -> Outcome:
     numbers = [uid if cmd.uid else seq for seq, uid in found]
     if returns is None:
         line = r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in numbers))
-        return _ok(cmd.tag, f"{cmd.name} completed", line)
+        return ok(cmd.tag, f"{cmd.name} completed", line)
     if saving:
         view.save(_to_save(returns, [uid for _, uid in found]))
     data = _esearch_data(returns, numbers)
     line = b"" if data is None else r.esearch(cmd.tag, cmd.uid, data)
-    return _ok(cmd.tag, f"{cmd.name} completed", line)
+    return ok(cmd.tag, f"{cmd.name} completed", line)
 
 
-async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
+async def _matching(ctx: Context, cmd: Search) -> list[tuple[int, int]]:
     """(seq, uid) of the messages that match, ascending."""
-    view = session.selected
+    view = selected_view(ctx)
     need = search.needs(cmd.criteria)
     headers: dict[int, dict[str, list[str]]] = {}
     if search.HEADERS in need and search.PARSED not in need:
         # Two reads at once, on two reader threads.
-        stored, headers = await asyncio.gather(_messages(session), session.store.mailboxes.search_headers(view.mailbox))
+        stored, headers = await asyncio.gather(_messages(ctx), ctx.store.mailboxes.search_headers(view.mailbox))
     else:
-        stored = await _messages(session)
-    ctx = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0, saved=view.saved)
+        stored = await _messages(ctx)
+    known = search.Context(exists=view.exists, last_uid=view.uids[-1] if view.uids else 0, saved=view.saved)
     found = []
     for seq, uid in enumerate(view.uids, 1):
         m = stored.get(uid)
@@ -356,13 +338,13 @@ async def _matching(session: ImapSession, cmd: Search) -> list[tuple[int, int]]:
             await asyncio.sleep(0)  # as in FETCH: a long search does not hold other sessions up
         c = search.Candidate(seq, uid, m.flags, m.internaldate, m.size, m.modseq, prefix_len=len(m.prefix))
         if search.PARSED in need:
-            c.parsed = await session.store.blobs.parsed(m.blob)
+            c.parsed = await ctx.store.blobs.parsed(m.blob)
             c.headers = c.parsed.headers
         elif search.HEADERS in need:
             c.headers = headers.get(uid, {})
         if search.RAW in need:
-            c.raw = await session.store.blobs.read_message(m)
-        if search.matches(cmd.criteria, c, ctx):
+            c.raw = await ctx.store.blobs.read_message(m)
+        if search.matches(cmd.criteria, c, known):
             found.append((seq, uid))
     return found
 
@@ -394,9 +376,9 @@ def _to_save(returns: tuple[str, ...], uids: list[int]) -> list[int]:
     return [u for u, wanted in ((uids[0], "MIN" in returns), (uids[-1], "MAX" in returns)) if wanted]
 
 
-# --- COPY, MOVE, UID EXPUNGE ---------------------------------------------------------------------------
+# --- COPY, MOVE, EXPUNGE, UID EXPUNGE ------------------------------------------------------------------
 
-async def copy_move(session: ImapSession, cmd: Copy | Move) -> Outcome:
+async def copy_move(ctx: Context, cmd: Copy | Move) -> Outcome:
     """COPY / UID COPY (RFC 9051 §6.4.7, §6.4.9; RFC 4315 §3 COPYUID) and MOVE / UID MOVE (RFC 6851
     §3.1-§3.3, §4.3): one store transaction (`mailboxes.copy`), flags, internal date and octets kept.
 
@@ -404,42 +386,50 @@ async def copy_move(session: ImapSession, cmd: Copy | Move) -> Outcome:
     updates (numbered after those expunges), then the tagged OK. The moved messages leave this
     session's view at once, also for the sequence-number form (RFC 6851 §3.3: the server MUST send
     the EXPUNGEs); expunges made elsewhere wait as after any sequence-number command."""
-    from postoffice.imap.session import Outcome, encode_update
-    view = session.selected
+    view = selected_view(ctx)
     move = isinstance(cmd, Move)
     if move and view.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
-    try:
-        found = targets(session, cmd.sequence, cmd.uid)
-    except BadSequence:
-        return _status(cmd.tag, "BAD", None, "Invalid message sequence number")
-    target = await session.store.mailboxes.find(session.account, cmd.mailbox)
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    found = targets(ctx, cmd.sequence, cmd.uid)
+    target = await ctx.store.mailboxes.find(logged_in(ctx), cmd.mailbox)
     if target is None:
         # RFC 9051 §6.4.7: NO [TRYCREATE] when the destination does not exist.
-        return _status(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
+        return reply(cmd.tag, "NO", r.TRYCREATE, "No such mailbox")
     uids = [u for _, u in found if not view.is_expunged(u)]
-    pairs = await session.store.mailboxes.copy(view.mailbox, uids, target.id, move=move) if uids else []
+    pairs = await ctx.store.mailboxes.copy(view.mailbox, uids, target.id, move=move) if uids else []
     code = r.copyuid(target.uidvalidity, [s for s, _ in pairs], [d for _, d in pairs]) if pairs else None
     if not move:
         # RFC 4315 §3: COPYUID in the tagged OK; no message matched is still OK (RFC 9051 §6.4.9).
-        return Outcome(r.tagged(cmd.tag, "OK", code, "COPY completed"))
+        return ok(cmd.tag, "COPY completed", code=code)
     out = [r.untagged_status("OK", code, "Moved")] if code is not None else []
-    session.drain_feed()
-    out += [encode_update(u) for u in view.expunge_now({s for s, _ in pairs})]
-    out += [encode_update(u) for u in view.updates(allow_expunge=cmd.uid)]
-    return Outcome(b"".join(out) + r.tagged(cmd.tag, "OK", None, "MOVE completed"))
+    ctx.drain_feed()
+    out += [update_line(u) for u in view.expunge_now({s for s, _ in pairs})]
+    out += [update_line(u) for u in view.updates(allow_expunge=cmd.uid)]
+    return ok(cmd.tag, "MOVE completed", *out)
 
 
-async def uid_expunge(session: ImapSession, cmd: UidExpunge) -> Outcome:
+async def expunge(ctx: Context, cmd: Expunge) -> Outcome:
+    view = selected_view(ctx)
+    if view.read_only:
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    uids = await deleted_uids(ctx)
+    if uids:
+        # The store publishes the expunges to our own feed too: the session reports them (and any
+        # made elsewhere) as EXPUNGE responses before the tagged OK (RFC 9051 §6.4.3).
+        await ctx.store.mailboxes.expunge(view.mailbox, uids)
+    return ok(cmd.tag, "EXPUNGE completed")
+
+
+async def uid_expunge(ctx: Context, cmd: UidExpunge) -> Outcome:
     """RFC 4315 §2.1: expunges only the messages with \\Deleted whose UIDs are in the set; the
     EXPUNGE responses come from the change feed, reported by `handle` before the tagged OK."""
-    if session.selected.read_only:
-        return _status(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
+    if selected_view(ctx).read_only:
+        return reply(cmd.tag, "NO", r.READ_ONLY, "Mailbox is read-only")
     try:
-        wanted = {u for _, u in targets(session, cmd.sequence, True)}
+        wanted = {u for _, u in targets(ctx, cmd.sequence, True)}
     except BadSequence:
-        return _status(cmd.tag, "BAD", None, "Invalid UID set")
-    uids = [u for u in await deleted_uids(session) if u in wanted]
+        return reply(cmd.tag, "BAD", None, "Invalid UID set")
+    uids = [u for u in await deleted_uids(ctx) if u in wanted]
     if uids:
-        await session.store.mailboxes.expunge(session.selected.mailbox, uids)
-    return _ok(cmd.tag, "UID EXPUNGE completed")
+        await ctx.store.mailboxes.expunge(selected_view(ctx).mailbox, uids)
+    return ok(cmd.tag, "UID EXPUNGE completed")

@@ -166,7 +166,7 @@ def _create(r: Reader, tag: str, uid: bool) -> c.Command:
     return c.Create(tag, mailbox, tuple(dict.fromkeys(uses)))
 
 
-def _one_mailbox(cls: type) -> _Parser:
+def _one_mailbox(cls: Callable[[str, str], c.Command]) -> _Parser:
     def parse(r: Reader, tag: str, uid: bool) -> c.Command:
         r.sp()
         return cls(tag, r.mailbox())
@@ -251,7 +251,7 @@ def _append(r: Reader, tag: str, uid: bool) -> c.Command:
     # [SP flag-list] [SP date-time] SP (literal / literal8).
     r.sp()
     mailbox = r.mailbox()
-    messages = []
+    messages: list[c.AppendMessage] = []
     while True:
         r.sp()
         while messages and r.accept(b" "):
@@ -409,7 +409,7 @@ def _stopped(buf: bytes, r: Reader | None, tag: str | None, stop: Stop) -> tuple
     return BadCommand(tag, stop.text, stop.code), r.next
 
 
-def parse_command(buf: bytes, limits: Limits = LIMITS, *,
+def parse_command(buf: bytes | bytearray, limits: Limits = LIMITS, *,
                   utf8: bool = False) -> tuple[c.Command | NeedMore | BadCommand, int]:
     """What the start of `buf` holds, and how many bytes of it were used (0 with `NeedMore`).
 
@@ -440,7 +440,7 @@ def parse_command(buf: bytes, limits: Limits = LIMITS, *,
         return _stopped(buf, r, tag, stop)
 
 
-def parse_idle_done(buf: bytes, limits: Limits = LIMITS, *, tag: str = "") -> tuple[c.Done | NeedMore | BadCommand, int]:
+def parse_idle_done(buf: bytes | bytearray, limits: Limits = LIMITS, *, tag: str = "") -> tuple[c.Done | NeedMore | BadCommand, int]:
     """The client's line while idling: `Done(tag)` for "DONE" (RFC 2177 §3, any case), else
     BadCommand (untagged: the line is no command)."""
     buf = bytes(buf)
@@ -462,7 +462,7 @@ class AuthResponse:
     data: bytes | None = field(repr=False)
 
 
-def parse_auth_response(buf: bytes, limits: Limits = LIMITS) -> tuple[AuthResponse | NeedMore | BadCommand, int]:
+def parse_auth_response(buf: bytes | bytearray, limits: Limits = LIMITS) -> tuple[AuthResponse | NeedMore | BadCommand, int]:
     """The client's answer to a "+ <challenge>" (RFC 9051 §6.2.2): base64 or "*" on one line."""
     buf = bytes(buf)
     r: Reader | None = None
