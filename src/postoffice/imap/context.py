@@ -33,6 +33,9 @@ class Context(Protocol):
     @property
     def account(self) -> AccountId | None: ...
     @property
+    def address(self) -> str | None:
+        """The logged-in account's address, for the journey."""
+    @property
     def selected(self) -> SelectedMailbox | None: ...
     @property
     def enabled(self) -> Set[str]:

@@ -59,6 +59,8 @@ class SelectedMailbox:
     _gone: set[int] = field(default_factory=set)  # UIDs expunged, not yet reported (EXPUNGE)
     _flags: dict[int, tuple[frozenset[str], int]] = field(default_factory=dict)  # uid -> (flags, modseq)
     saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182 §2.1)
+    name: str = ""  # the mailbox's name when selected, for the journey
+    told: set[int] = field(default_factory=set)  # UIDs whose body fetch the journey has heard of
 
     def __post_init__(self) -> None:
         # 4 octets a message instead of a list's ~36: a session holds its mailbox's numbering for

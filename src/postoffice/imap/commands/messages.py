@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 from typing import Any
 
 from postoffice.imap import fetch_data as fd
@@ -39,7 +40,11 @@ from postoffice.imap.outcome import Outcome, Refused, ok, reply, update_line
 from postoffice.imap.wire import (
     Binary, BinarySize, BodySection, Copy, Expunge, Fetch, Move, Search, Section, SequenceSet, Store, UidExpunge,
 )
+from postoffice.imap.selected import SelectedMailbox
 from postoffice.store.api import FlagMode, StoredMessage
+from postoffice.trace.events import Access, Event, Stage
+
+log = logging.getLogger(__name__)
 
 _NEEDS_PARSED = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE"})
 _NEEDS_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
@@ -127,10 +132,13 @@ async def fetch(ctx: Context, cmd: Fetch) -> Outcome:
     needs_raw = any(isinstance(a, BodySection) or a in _NEEDS_RAW for a in attrs)
     out: list[bytes] = []
     held = 0
+    read: list[StoredMessage] = []  # whose content went to the client: their journey hears of it
     for n, (seq, uid) in enumerate(wanted, 1):
         m = stored.get(uid)
         if m is None or view.is_expunged(uid):
             continue  # expunged elsewhere: nothing sent (RFC 9051 §7.5.2)
+        if needs_raw and m.queue_id and uid not in view.told:
+            read.append(m)
         if needs_parsed and n % _YIELD_EVERY == 0:
             await asyncio.sleep(0)  # the parsed forms are read on this thread: let other sessions in
         parsed = await ctx.store.blobs.parsed(m.blob) if needs_parsed else None
@@ -140,7 +148,34 @@ async def fetch(ctx: Context, cmd: Fetch) -> Outcome:
         if held > _EMIT_OVER and ctx.emit is not None:
             await ctx.emit(b"".join(out))  # results go in order, ahead of the tagged OK
             out, held = [], 0
+    if read:
+        view.told.update(m.uid for m in read)
+        tell_journey(ctx, view, read, Stage.FETCHED)
     return ok(cmd.tag, f"{cmd.name} completed", b"".join(out))
+
+
+_journey_writes: set[asyncio.Task[None]] = set()
+
+
+def tell_journey(ctx: Context, view: SelectedMailbox, messages: list[StoredMessage], stage: Stage) -> None:
+    """Records `stage` (FETCHED or EXPUNGED) in the journeys of messages that came through the
+    queue; FETCHED once per account and mailbox (the store keeps which were told, and the view
+    too, so a re-fetch writes nothing). Written in the background: no client waits for it."""
+    account, mailbox = ctx.address or "", view.name
+    once_per = f"imap {ctx.account} {view.mailbox}" if stage is Stage.FETCHED else None
+
+    def event(m: StoredMessage) -> Event:
+        return Event(stage, Access(protocol="IMAP", account=account, mailbox=mailbox, uid=m.uid))
+
+    async def write() -> None:
+        try:
+            await ctx.store.journey.record_for(messages, event, once_per=once_per)
+        except Exception:
+            log.exception("imap: journey of %d messages (%s) for %s not written", len(messages), stage.value, account)
+
+    task = asyncio.create_task(write())
+    _journey_writes.add(task)
+    task.add_done_callback(_journey_writes.discard)
 
 
 async def _fetch_flags(ctx: Context, cmd: Fetch, attrs: list[str]) -> Outcome:
@@ -416,8 +451,16 @@ async def expunge(ctx: Context, cmd: Expunge) -> Outcome:
     if uids:
         # The store publishes the expunges to our own feed too: the session reports them (and any
         # made elsewhere) as EXPUNGE responses before the tagged OK (RFC 9051 §6.4.3).
-        await ctx.store.mailboxes.expunge(view.mailbox, uids)
+        await expunge_uids(ctx, view, uids)
     return ok(cmd.tag, "EXPUNGE completed")
+
+
+async def expunge_uids(ctx: Context, view: SelectedMailbox, uids: list[int]) -> None:
+    """Expunges `uids` of the selected mailbox, and tells their journeys."""
+    gone = [m for m in await ctx.store.mailboxes.messages(view.mailbox, uids) if m.queue_id]
+    await ctx.store.mailboxes.expunge(view.mailbox, uids)
+    if gone:
+        tell_journey(ctx, view, gone, Stage.EXPUNGED)
 
 
 async def uid_expunge(ctx: Context, cmd: UidExpunge) -> Outcome:
@@ -431,5 +474,5 @@ async def uid_expunge(ctx: Context, cmd: UidExpunge) -> Outcome:
         return reply(cmd.tag, "BAD", None, "Invalid UID set")
     uids = [u for u in await deleted_uids(ctx) if u in wanted]
     if uids:
-        await ctx.store.mailboxes.expunge(selected_view(ctx).mailbox, uids)
+        await expunge_uids(ctx, selected_view(ctx), uids)
     return ok(cmd.tag, "UID EXPUNGE completed")

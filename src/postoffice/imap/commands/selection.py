@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from postoffice.imap import responses as r
 from postoffice.imap.commands.listing import select_list_line
-from postoffice.imap.commands.messages import deleted_uids
+from postoffice.imap.commands.messages import deleted_uids, expunge_uids
 from postoffice.imap.context import Context, logged_in, selected_view
 from postoffice.imap.outcome import Outcome, ok, reply
 from postoffice.imap.selected import SelectedMailbox
@@ -45,7 +45,8 @@ async def select(ctx: Context, cmd: Select | Examine) -> Outcome:
     box = await ctx.store.mailboxes.get(box.id)
     uids = await ctx.store.mailboxes.uids(box.id)
     counts = await ctx.store.mailboxes.counts(box.id)
-    view = SelectedMailbox(box.id, box.uidvalidity, uids, highestmodseq=box.highestmodseq, read_only=read_only)
+    view = SelectedMailbox(box.id, box.uidvalidity, uids, highestmodseq=box.highestmodseq, read_only=read_only,
+                           name=box.name)
     ctx.select(view)
     uidnext = max(box.uidnext, (uids[-1] + 1) if uids else 1)
     # RFC 3501 §6.3.1: FLAGS, EXISTS, RECENT, and OK [UNSEEN] [PERMANENTFLAGS] [UIDVALIDITY] [UIDNEXT];
@@ -73,7 +74,7 @@ async def close(ctx: Context, cmd: Close | Unselect) -> Outcome:
         # RFC 9051 §6.4.1: CLOSE expunges \Deleted silently (no EXPUNGE responses).
         uids = await deleted_uids(ctx)
         if uids:
-            await ctx.store.mailboxes.expunge(view.mailbox, uids)
+            await expunge_uids(ctx, view, uids)
     await ctx.deselect()
     return ok(cmd.tag, f"{cmd.name} completed")
 
