@@ -69,7 +69,7 @@ def with_mta(tmp_path: Path, steps: list[DeliveryStep],
                                hostname="mail.example.test")
         listener = SmtpListener(policy_for=lambda: policy, hostname="mail.example.test", limits=Smtp(),
                                 tls_context=ssl.create_default_context(ssl.Purpose.CLIENT_AUTH), implicit_tls=False,
-                                throttle=None, spool_dir=tmp_path / "spool")
+                                spool_dir=tmp_path / "spool")
         sock = socket.create_server(("127.0.0.1", 0))
         sock.setblocking(False)
         await listener.start(sock)
