@@ -21,7 +21,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_only_the_store_package_imports_the_sqlite_backend():
-    # DESIGN.md "Storage": every stage takes the typed Store; a second backend plugs in beside SQLite.
+    # docs/architecture.md "Storage": every stage takes the typed Store; a second backend plugs in beside SQLite.
     offenders = {}
     for path in PACKAGE.rglob("*.py"):
         if path.is_relative_to(PACKAGE / "store"):

@@ -34,7 +34,6 @@ from postoffice.mta.listener import start_smtp
 from postoffice.mta.outbound import Outbound, dkim_signer
 from postoffice.mta.routing import Router
 from postoffice.pop3 import listener as pop3_listener
-from postoffice.pop3.session import MaildropLocks
 from postoffice.store import open_store
 from postoffice.store.api import QueuedMessage, RecipientState, Store
 from postoffice.tls import channel_binding, server_context
@@ -57,7 +56,6 @@ class Running:
     outbound: Outbound
     # RFC 5929 tls-server-end-point data of `tls`'s certificate, for SCRAM-SHA-256-PLUS.
     channel_binding: bytes | None = None
-    pop3_locks: MaildropLocks = field(default_factory=MaildropLocks)
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -1,4 +1,4 @@
-"""The modules of `postoffice.imap` import each other without a cycle (DESIGN.md: a session that
+"""The modules of `postoffice.imap` import each other without a cycle (docs/architecture.md: a session that
 keeps state and dispatches, commands beside it that never reach back into it).
 
 Every import counts: at module level, inside functions, and under `if TYPE_CHECKING:`, since a

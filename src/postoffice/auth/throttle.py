@@ -1,10 +1,10 @@
 """Login throttling: how long to wait before answering an authentication attempt.
 
-Role: DESIGN.md "repeated auth failures are throttled per address and per account". The protocol
-layer asks `delay_for` before it answers an AUTH/LOGIN/AUTHENTICATE, sleeps that long (without
-holding anything), then reports the outcome with `record_failure` or `record_success`. Failures are
-counted separately per client address and per account, so one address guessing many accounts and
-many addresses guessing one account are both slowed down.
+Role: docs/architecture.md "repeated auth failures are throttled per address and per account". The
+protocol layer asks `delay_for` before it answers an AUTH/LOGIN/AUTHENTICATE, sleeps that long
+(without holding anything), then reports the outcome with `record_failure` or `record_success`.
+Failures are counted separately per client address and per account, so one address guessing many
+accounts and many addresses guessing one account are both slowed down.
 
 RFCs: none prescribes this; RFC 4954 §9 and RFC 5802 §9 ask servers to resist password guessing.
 

@@ -2,7 +2,7 @@
 
 Role: the MDA calls `parse_message` on the bytes it stores and keeps `to_json()` beside the blob;
 FETCH (ENVELOPE, BODYSTRUCTURE, BODY[section] by slicing, RFC822.SIZE), SEARCH, SORT and PREVIEW
-answer from `ParsedMessage.from_json` without reading the message again. See DESIGN.md "Parse once".
+answer from `ParsedMessage.from_json` without reading the message again. See docs/architecture.md "Parse once".
 
 RFCs: 9051 §7.5.2 (ENVELOPE, BODYSTRUCTURE; built by `envelope.py` and `mime.py`), 5256 §2.1
 (base subject for SORT), §2.2 (sent date), 5322 §3.3 (date-time), 2047 (decoded for SEARCH),
@@ -146,7 +146,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     raw = bytes(raw)
     try:
         return parse_message_strictly(raw)
-    except Exception:  # our own failure: log it and keep the message (DESIGN.md: nothing is lost)
+    except Exception:  # our own failure: log it and keep the message (docs/architecture.md: nothing is lost)
         log.exception("could not parse a message of %d octets; kept as text/plain", len(raw))
         return _unparsed(raw)
 

@@ -2,10 +2,11 @@
 allows: authenticated users sending as themselves, to anyone.
 
 AUTH is required before MAIL (530 5.7.0). Mechanisms are offered only under TLS, except to loopback
-clients or where the configuration allows it (RFC 4954 §4; DESIGN.md "Nobody gets in where they
-don't belong"): that policy, and the login itself, are the `Authenticator`'s. The envelope sender must be an address the login may use (its own, or
-an alias that delivers to it), and so must the From header (553 5.7.1, RFC 6409 §6.1). The
-message is then fixed up as RFC 6409 §8 asks (msa.fixup) before it is queued.
+clients or where the configuration allows it (RFC 4954 §4; docs/architecture.md "Nobody gets in
+where they don't belong"): that policy, and the login itself, are the `Authenticator`'s. The
+envelope sender must be an address the login may use (its own, or an alias that delivers to it),
+and so must the From header (553 5.7.1, RFC 6409 §6.1). The message is then fixed up as RFC 6409 §8
+asks (msa.fixup) before it is queued.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class SubmissionFinisher:
         hidden = self.hide_client_ip
         arrival = Arrival(protocol="submission", helo=peer.helo, client_ip=None if hidden else peer.client.ip,
                           client_port=None if hidden else peer.client.port, tls=peer.tls)
-        events = [Event(Stage.SUBMITTED, arrival), Event(Stage.AUTHENTICATED, Login(login=self.login, mechanism=peer.mechanism))]
+        events = [Event(Stage.SUBMITTED, arrival),
+                  Event(Stage.AUTHENTICATED, Login(login=self.login, mechanism=peer.mechanism))]
         if fixed.changes:
             events.append(Event(Stage.FIXED_UP, FixUp(changes=tuple(fixed.changes))))
         return Accepted(fixed.content, fixed.message_id, tuple(events))

@@ -1,6 +1,6 @@
 """The mail client (MUA): `postoffice mail …` and `postoffice contacts …`.
 
-The first stage of the flow in DESIGN.md, on the person's side. It speaks only the standard
+The first stage of the flow in docs/architecture.md, on the person's side. It speaks only the standard
 protocols (SMTP submission with STARTTLS or implicit TLS and AUTH, IMAP4rev1, POP3), through the
 standard library's clients, so it works with any server and never imports our server's code.
 

@@ -19,7 +19,7 @@ from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Pop3 as Pop3Config
 from postoffice.net import Closed, LineConnection, Listener, is_loopback
 from postoffice.pop3 import replies
-from postoffice.pop3.session import MaildropLocks, Outcome, Pop3Session, Then
+from postoffice.pop3.session import Outcome, Pop3Session, Then
 from postoffice.pop3.wire import MAX_AUTH_LINE, MAX_COMMAND_LINE, parse_command
 from postoffice.store.api import Store
 
@@ -69,19 +69,19 @@ class Connection(LineConnection):
 
 class Pop3Listener(Listener):
     def __init__(self, *, store: Store, hostname: str, config: Pop3Config, tls_context: ssl.SSLContext,
-                 implicit_tls: bool, locks: MaildropLocks, throttle: LoginThrottle | None,
+                 implicit_tls: bool, throttle: LoginThrottle | None,
                  channel_binding: bytes | None = None) -> None:
         super().__init__(name="pop3", tls_context=tls_context, implicit_tls=implicit_tls,
                          max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
                          too_many=replies.TOO_MANY_CONNECTIONS.encode(), goodbye=replies.SHUTTING_DOWN.encode())
-        self.store, self.hostname, self.config, self.locks = store, hostname, config, locks
+        self.store, self.hostname, self.config = store, hostname, config
         self.authenticator = Authenticator(partial(credentials_of, store), plaintext_auth=config.plaintext_auth,
                                            throttle=throttle)
         self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
         session = Pop3Session(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
-                              locks=self.locks, authenticator=self.authenticator, max_errors=self.config.max_errors,
+                              authenticator=self.authenticator, max_errors=self.config.max_errors,
                               tls_available=not self.implicit_tls, tls_active=self.implicit_tls,
                               channel_binding=self.channel_binding)
         conn = Connection(self, reader, writer, session)
@@ -92,7 +92,7 @@ class Pop3Listener(Listener):
 async def start(run: Running, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the POP3 listener on `sock`: 110 with STLS, or 995 with implicit TLS."""
     listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=run.config.pop3,
-                            tls_context=run.tls, implicit_tls=implicit_tls, locks=run.pop3_locks, throttle=run.throttle,
+                            tls_context=run.tls, implicit_tls=implicit_tls, throttle=run.throttle,
                             channel_binding=run.channel_binding)
     await listener.start(sock)
     run.stoppers.append(listener.stop)

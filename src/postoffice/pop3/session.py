@@ -5,7 +5,8 @@ The maildrop is the account's INBOX, the one IMAP shows. At login the session ta
 (message numbers, UIDs, sizes); mail delivered later appears at the next login. DELE only marks;
 the marked messages are expunged at QUIT from TRANSACTION, in one transaction (the UPDATE state,
 RFC 1939 §6), so a dropped connection deletes nothing. One POP3 session per account at a time
-(`MaildropLocks`): a second login gets -ERR [IN-USE] (RFC 2449 §8.1.1).
+(held in `Store.locks`, so every server sharing the store sees it): a second login gets
+-ERR [IN-USE] (RFC 2449 §8.1.1).
 
 UIDL values are "UIDVALIDITY.UID": unique and stable for the life of the mailbox, and the same
 message IMAP knows by that UID. LIST sizes are the octets RETR sends before byte-stuffing, which
@@ -64,20 +65,8 @@ class Outcome:
     body: bytes = b""  # a multi-line response's lines, stuffed and terminated, written after `reply`
 
 
-class MaildropLocks:
-    """Which accounts have a POP3 session in TRANSACTION, in this server process."""
-
-    def __init__(self) -> None:
-        self._held: set[int] = set()
-
-    def acquire(self, account: int) -> bool:
-        if account in self._held:
-            return False
-        self._held.add(account)
-        return True
-
-    def release(self, account: int) -> None:
-        self._held.discard(account)
+def maildrop_key(account: int) -> str:
+    return f"pop3-maildrop {account}"
 
 
 @dataclass
@@ -108,7 +97,6 @@ class Pop3Session:
     hostname: str
     client_ip: str
     is_loopback: bool
-    locks: MaildropLocks
     authenticator: Authenticator
     max_errors: int = 10
     tls_available: bool = True
@@ -152,7 +140,7 @@ class Pop3Session:
         """The connection ended, however it ended: nothing is deleted, the maildrop is free again,
         and what was retrieved is written into the messages' journeys (in one commit)."""
         if self.account is not None:
-            self.locks.release(self.account)
+            await self.store.locks.release(maildrop_key(self.account))
             self.account = None
         drop, self.maildrop = self.maildrop, None
         if drop is not None and drop.retrieved:
@@ -328,7 +316,7 @@ class Pop3Session:
         if account is None:  # verified, then gone: counted as a failure all the same
             await self.authenticator.failed(self.peer, identity)
             return self._failed(Failed(Reason.BAD_CREDENTIALS))
-        if not self.locks.acquire(account.id):
+        if not await self.store.locks.acquire(maildrop_key(account.id)):
             return Outcome(replies.IN_USE)
         self.account, self.address = account.id, account.address
         inbox = await self.store.mailboxes.find(account.id, "INBOX")

@@ -112,7 +112,7 @@ HELP = Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QU
 
 
 def queued(queue_id: str) -> Reply:
-    """250 after DATA/BDAT LAST, sent only once the message is durably queued (DESIGN.md)."""
+    """250 after DATA/BDAT LAST, sent only once the message is durably queued (docs/architecture.md)."""
     return Reply(250, "2.0.0", f"Ok: queued as {queue_id}")
 
 

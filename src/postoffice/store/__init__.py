@@ -1,4 +1,4 @@
-"""The mail spool and mailbox store (DESIGN.md "Storage"): `open_store` gives the configured backend."""
+"""The mail spool and mailbox store (docs/architecture.md "Storage"): `open_store` gives the configured backend."""
 
 from __future__ import annotations
 

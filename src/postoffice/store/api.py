@@ -3,7 +3,7 @@
 Stages of the flow reach storage only through these protocols; SQL lives in the backends
 (`store/sqlite/` now, `store/postgres/` later) and the same contract tests run against each.
 
-Invariants every backend keeps (DESIGN.md "Contracts"):
+Invariants every backend keeps (docs/architecture.md "Contracts"):
 - a blob is durable before any row points to it, and one content is stored once;
 - each mailbox's UIDs are strictly increasing and never reused while its UIDVALIDITY stands;
   UIDNEXT is above every UID; every mutation takes the next MODSEQ of the mailbox;
@@ -323,11 +323,13 @@ class Mailboxes(Protocol):
     async def expunge(self, mailbox: MailboxId, uids: builtins.list[int]) -> builtins.list[Change]: ...
     async def copy(self, source: MailboxId, uids: builtins.list[int], target: MailboxId, *,
                    move: bool = False) -> builtins.list[tuple[int, int]]: ...
-    async def messages(self, mailbox: MailboxId, uids: builtins.list[int] | None = None) -> builtins.list[StoredMessage]:
+    async def messages(self, mailbox: MailboxId,
+                       uids: builtins.list[int] | None = None) -> builtins.list[StoredMessage]:
         """By ascending UID: all, or those of `uids` that exist (a range lookup, not a scan)."""
     async def search_headers(self, mailbox: MailboxId) -> dict[int, dict[str, builtins.list[str]]]:
         """uid -> the header fields the parse-once form keeps for SEARCH (message.parsed.SEARCH_FIELDS)."""
-    async def flags(self, mailbox: MailboxId, uids: builtins.list[int]) -> builtins.list[tuple[int, frozenset[str]]]:
+    async def flags(self, mailbox: MailboxId,
+                    uids: builtins.list[int]) -> builtins.list[tuple[int, frozenset[str]]]:
         """(uid, flags) of those of `uids` that exist, ascending: the light read of a flag sync."""
     async def uids(self, mailbox: MailboxId, flagged: str | None = None) -> builtins.list[int]:
         """Every UID, ascending (what SELECT numbers), or those with the system flag `flagged`."""
@@ -378,6 +380,16 @@ class Journey(Protocol):
         """The events of a queue id, or of every queue id that carried a Message-ID."""
 
 
+class Locks(Protocol):
+    """Exclusive holds, kept by the store so that every server sharing it sees them: the POP3
+    maildrop lock (RFC 1939 §8, one session per account). A hold ends with `release`, or when
+    the process that took it ends."""
+
+    async def acquire(self, key: str) -> bool:
+        """Takes the hold on `key`; False when someone holds it already."""
+    async def release(self, key: str) -> None: ...
+
+
 class Store(Protocol):
     """A whole backend: what every stage of the flow takes, typed. `store.open_store` gives one."""
 
@@ -393,6 +405,8 @@ class Store(Protocol):
     def journey(self) -> Journey: ...
     @property
     def dkim_keys(self) -> DkimKeys: ...
+    @property
+    def locks(self) -> Locks: ...
     @property
     def feed(self) -> ChangeFeed:
         """Committed mailbox changes, told to the sessions that listen (IMAP IDLE, selected views)."""

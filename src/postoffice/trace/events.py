@@ -1,15 +1,15 @@
 """The journey of a message as typed events: a `Stage` and a structured payload.
 
-Every stage of the flow appends events under the message's queue id (DESIGN.md "Every message has
-a journey"): the MSA or MTA when it receives it, routing for each recipient, the queue, the MDA
-for each copy it stores, the outbound loop for each attempt, POP3 and IMAP when a user reads it.
-The payload says what a web timeline or a script needs without parsing prose (addresses, mailbox
-and UID, remote host and IP, how the next hop was chosen, TLS, the remote's reply, attempt number,
-next attempt time, sizes, the client and login); `describe()` makes the one-line text of
-`postoffice trace` and the JSON of `trace --json` from it.
+Every stage of the flow appends events under the message's queue id (docs/architecture.md "Every
+message has a journey"): the MSA or MTA when it receives it, routing for each recipient, the queue,
+the MDA for each copy it stores, the outbound loop for each attempt, POP3 and IMAP when a user
+reads it. The payload says what a web timeline or a script needs without parsing prose (addresses,
+mailbox and UID, remote host and IP, how the next hop was chosen, TLS, the remote's reply, attempt
+number, next attempt time, sizes, the client and login). `describe()` makes the one-line text of
+`postoffice trace` from it, `JourneyEvent.to_json()` the JSON of `trace --json`.
 
-Payloads are stored as JSON beside the stage; `payload_to_json` and `payload_from_json` are the
-one encoding. Events written before payloads existed come back as `Note` (their old text).
+Payloads are stored as JSON beside the stage; `payload_to_json` and `payload_from_json` are the one
+encoding. Events written before payloads existed come back as `Note` (their old text).
 """
 
 from __future__ import annotations

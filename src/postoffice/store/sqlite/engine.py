@@ -6,7 +6,7 @@ behind it (up to `max_group`), runs each in its own SAVEPOINT inside one transac
 once. Under load many appends share one fsync; alone, a job is committed at once. A job that fails
 rolls back its savepoint only; the others in its group still commit. Callers are told their
 result only after COMMIT has returned, which with `journal_mode=WAL` and `synchronous=FULL` means
-the WAL is on disk (the "durable before reply" order of DESIGN.md).
+the WAL is on disk (the "durable before reply" order of docs/architecture.md).
 
 Readers run on a small thread pool, each thread with its own connection; WAL lets them read the
 last committed state while the writer works. Other processes (the `postoffice` admin commands

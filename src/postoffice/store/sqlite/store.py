@@ -12,6 +12,7 @@ from postoffice.store.sqlite.directory import SqliteDirectory
 from postoffice.store.sqlite.dkim_keys import SqliteDkimKeys
 from postoffice.store.sqlite.engine import Readers, Writer, connect, migrate
 from postoffice.store.sqlite.journey import SqliteJourney
+from postoffice.store.sqlite.locks import ProcessLocks
 from postoffice.store.sqlite.mailboxes import SqliteMailboxes
 from postoffice.store.sqlite.queue import SqliteQueue
 
@@ -41,6 +42,7 @@ class SqliteStore:
         self.queue = SqliteQueue(self.writer, self.readers, self.blobs, self.feed)
         self.journey = SqliteJourney(self.writer, self.readers)
         self.dkim_keys = SqliteDkimKeys(self.writer, self.readers)
+        self.locks = ProcessLocks()
 
     def close(self) -> None:
         self.writer.close()
