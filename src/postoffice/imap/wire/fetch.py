@@ -124,12 +124,13 @@ def _section(r: Reader) -> Section:
             r.expect(b".")
         m = _NAME.match(r.buf, r.pos, r.end)
         word = m[0].upper().decode("ascii") if m else ""
+        after = m.end() if m else r.pos
         if word in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-            r.pos = m.end()  # type: ignore[union-attr]
+            r.pos = after
             r.sp()
             fields = tuple(r.paren_list(lambda: _header_field(r), empty=False))
         elif word in ("HEADER", "TEXT") or (word == "MIME" and part):
-            r.pos = m.end()  # type: ignore[union-attr]
+            r.pos = after
         else:
             raise Syntax("Invalid section")   # RFC 9051 §9: MIME only after a part number
         text = word
