@@ -77,7 +77,8 @@ class Smtp:
     max_command_bytes: int = setting(2048, "longest command line, CRLF included")
     max_recipients: int = setting(100, "recipients per message; 452 4.5.3 past it (RFC 5321 §4.5.3.1.8)")
     idle_timeout_s: float = setting(300.0, "a silent client is closed with 421 4.4.2 after this (RFC 5321 §4.5.3.2.7)")
-    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections_per_ip: int = setting(
+        50, "simultaneous connections from one client address (on submission: before AUTH); a relaying MTA opens many")
     max_connections: int = setting(1000, "simultaneous connections on one listener")
     max_errors: int = setting(10, "protocol errors in one session before 421 and close")
 
@@ -86,6 +87,9 @@ class Smtp:
 class Submission:
     plaintext_auth: str = setting("loopback", "AUTH before TLS: never, loopback (clients on 127.0.0.0/8 and ::1) or always")
     hide_client_ip: bool = setting(False, "leave the client's IP address out of the Received header")
+    login_timeout_s: float = setting(60.0, "a client that has not authenticated is closed after this long idle")
+    max_connections_per_account_ip: int = setting(10, "simultaneous authenticated connections of one account from one address")
+    max_connections_per_account: int = setting(50, "simultaneous authenticated connections of one account")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +97,22 @@ class Pop3:
     plaintext_auth: str = setting("loopback", "USER/PASS and AUTH before STLS: never, loopback or always")
     idle_timeout_s: float = setting(600.0, "a silent client is closed after this (RFC 1939 §3: at least 10 minutes)")
     max_errors: int = setting(10, "protocol errors and failed logins in one session before it is closed")
-    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address before login")
     max_connections: int = setting(1000, "simultaneous connections on one listener")
+    login_timeout_s: float = setting(60.0, "a client that has not logged in is closed after this long idle")
 
 
 @dataclass(frozen=True, slots=True)
 class Imap:
     plaintext_auth: str = setting("loopback", "LOGIN and AUTHENTICATE before TLS: never, loopback or always")
     idle_timeout_s: float = setting(1800.0, "a silent client is logged out after this (RFC 9051 §5.4: at least 30 minutes)")
-    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address")
+    max_connections_per_ip: int = setting(20, "simultaneous connections from one client address before login")
     max_connections: int = setting(1000, "simultaneous connections on one listener")
+    max_connections_per_account_ip: int = setting(10, "simultaneous logged-in connections of one account from one address")
+    max_connections_per_account: int = setting(50, "simultaneous logged-in connections of one account")
+    login_timeout_s: float = setting(60.0, "a client that has not logged in is closed after this long idle")
+    login_max_line_bytes: int = setting(8192, "the longest command line before login")
+    login_max_literal_bytes: int = setting(8192, "the largest literal before login (LOGIN, AUTHENTICATE); BAD [TOOBIG] past it")
     max_append_bytes: int = setting(26_214_400, "the largest message APPEND takes (APPENDLIMIT, RFC 7889)")
     max_line_bytes: int = setting(65_536, "the longest command line, literals apart")
     max_errors: int = setting(20, "BAD answers in a row before the server says BYE")
@@ -143,6 +153,9 @@ class Config:
     hostname: str = setting("", "this server's name in greetings and headers; empty: the machine's FQDN")
     data_dir: str = setting("", f"where the store, blobs and certificate live; empty: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR}")
     log_level: str = setting("info", "debug, info, warning or error")
+    max_login_memory_bytes: int = setting(
+        268_435_456, "memory all connections not yet logged in may hold together, at their worst; past it new ones "
+        "get the protocol's try-later; 0: no limit")
     listen: Listen = section(Listen, "listener addresses, HOST:PORT; an empty string disables one")
     tls: Tls = section(Tls, "the certificate offered by every TLS listener")
     store: Store = section(Store, "the mailbox store")

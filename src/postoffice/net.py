@@ -6,8 +6,17 @@ replies are gathered and written in one batch when the input runs dry, which is 
 clients need (RFC 2920 §3.1, RFC 2449 §6.6). `start_tls` throws away whatever the client sent
 before the handshake finished (RFC 3207 §4.2, RFC 2595 §3.1: the command-injection defence).
 
-`Listener` accepts connections, enforces the per-address and total connection limits, and at
-shutdown writes the protocol's goodbye to every open connection.
+`Listener` accepts connections within the limits of its `Admission`, and at shutdown writes the
+protocol's goodbye to every open connection.
+
+`Admission` keeps the connection limits of one protocol (shared by its plain and TLS listeners),
+split by whether a connection has logged in, so that an office behind one NAT address is not
+locked out while an anonymous flood still is: before login, connections per client address, and
+a memory budget that every not-yet-logged-in connection of every protocol draws its worst case
+from (`LoginBudget`: lines, literals and spooled data before login are bounded, so that worst case
+is known); after login, connections per account and address and per account (Dovecot's
+mail_max_userip_connections is 10). A refusal is the protocol's own "try later", and the log names
+the limit that refused.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +142,120 @@ class LineConnection:
             raise Closed from None
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """One protocol's connection limits; 0 means none."""
+
+    max_connections: int  # on one listener, logged in or not
+    max_per_ip: int  # not logged in, from one client address
+    max_per_account_ip: int = 0  # logged in as one account from one client address
+    max_per_account: int = 0  # logged in as one account, from anywhere
+
+
+class LoginBudget:
+    """The memory all connections that have not logged in may hold together, in bytes; each
+    connection draws its protocol's worst case (`Admission.cost`) until it logs in or closes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.used = max_bytes, 0
+
+    def take(self, n: int) -> bool:
+        if self.max_bytes and self.used + n > self.max_bytes:
+            return False
+        self.used += n
+        return True
+
+    def give(self, n: int) -> None:
+        self.used -= n
+
+
+class Admission:
+    """Who may be connected to one protocol: counted per address before login, per account after."""
+
+    def __init__(self, name: str, limits: ConnectionLimits, *, budget: LoginBudget | None = None,
+                 cost: int = 0) -> None:
+        self.name, self.limits, self.budget, self.cost = name, limits, budget, cost
+        self.per_ip: Counter[str] = Counter()  # not logged in
+        self.per_account_ip: Counter[tuple[str, str]] = Counter()
+        self.per_account: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> Ticket | str:
+        """A ticket for a new connection from `ip`, or the name of the limit that refuses it."""
+        if self.limits.max_per_ip and self.per_ip[ip] >= self.limits.max_per_ip:
+            return "connections per client address before login"
+        if self.budget is not None and not self.budget.take(self.cost):
+            return "memory for connections before login"
+        self.per_ip[ip] += 1
+        return Ticket(self, ip)
+
+
+class Ticket:
+    """One connection's place in its protocol's counts; `login` moves it from the address's count
+    to the account's, `close` gives it back."""
+
+    def __init__(self, admission: Admission, ip: str) -> None:
+        self.admission, self.ip = admission, ip
+        self.account: str | None = None
+        self.closed = False
+        self.on_login: Callable[[], None] | None = None  # the listener's: e.g. the longer idle timeout
+
+    def login(self, account: str) -> str | None:
+        """Counts the connection as logged in as `account`; the name of the limit that refuses it
+        instead (the connection then stays as it was, not logged in)."""
+        a, limits = self.admission, self.admission.limits
+        if self.account is not None or self.closed:
+            return None
+        if limits.max_per_account_ip and a.per_account_ip[(account, self.ip)] >= limits.max_per_account_ip:
+            return "connections per account and client address"
+        if limits.max_per_account and a.per_account[account] >= limits.max_per_account:
+            return "connections per account"
+        self._leave_login()
+        self.account = account
+        a.per_account_ip[(account, self.ip)] += 1
+        a.per_account[account] += 1
+        if self.on_login is not None:
+            self.on_login()
+        return None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        a = self.admission
+        if self.account is None:
+            self._leave_login()
+            return
+        pair = (self.account, self.ip)
+        a.per_account_ip[pair] -= 1
+        if not a.per_account_ip[pair]:
+            del a.per_account_ip[pair]
+        a.per_account[self.account] -= 1
+        if not a.per_account[self.account]:
+            del a.per_account[self.account]
+
+    def _leave_login(self) -> None:
+        a = self.admission
+        a.per_ip[self.ip] -= 1
+        if not a.per_ip[self.ip]:
+            del a.per_ip[self.ip]
+        if a.budget is not None:
+            a.budget.give(a.cost)
+
+
 class Listener:
     """Accepts connections for one port and hands each to `handle`, within the connection limits."""
 
-    def __init__(self, *, name: str, tls_context: ssl.SSLContext, implicit_tls: bool, max_connections_per_ip: int,
-                 max_connections: int, too_many: bytes, goodbye: bytes) -> None:
+    def __init__(self, *, name: str, tls_context: ssl.SSLContext, implicit_tls: bool, admission: Admission,
+                 too_many: bytes, goodbye: bytes) -> None:
         self.name, self.tls_context, self.implicit_tls = name, tls_context, implicit_tls
-        self.max_per_ip, self.max_connections = max_connections_per_ip, max_connections
+        self.admission, self.max_connections = admission, admission.limits.max_connections
         self.too_many, self.goodbye = too_many, goodbye
-        self.per_ip: Counter[str] = Counter()
         self.active = 0
         self.connections: set[LineConnection] = set()
         self.server: asyncio.Server | None = None
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int,
+                     ticket: Ticket) -> None:
         raise NotImplementedError
 
     def track(self, conn: LineConnection) -> None:
@@ -173,21 +283,20 @@ class Listener:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
         ip, port = peer[0], peer[1]
-        if self.per_ip[ip] >= self.max_per_ip or self.active >= self.max_connections:
+        ticket = self.admission.admit(ip) if self.active < self.max_connections else "connections on the listener"
+        if isinstance(ticket, str):
+            log.info("%s: refused a connection from %s: the limit of %s", self.name, ip, ticket)
             writer.write(self.too_many)
             with contextlib.suppress(Exception):
                 await writer.drain()
             writer.close()
             return
-        self.per_ip[ip] += 1
         self.active += 1
         try:
-            await self.handle(reader, writer, ip, port)
+            await self.handle(reader, writer, ip, port, ticket)
         except Exception:
             log.exception("%s: connection from %s ended by an error", self.name, ip)
         finally:
             self.connections = {c for c in self.connections if c.writer is not writer}
             self.active -= 1
-            self.per_ip[ip] -= 1
-            if not self.per_ip[ip]:
-                del self.per_ip[ip]
+            ticket.close()

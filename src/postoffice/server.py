@@ -33,6 +33,7 @@ from postoffice.msa import listener as msa_listener
 from postoffice.mta.listener import start_smtp
 from postoffice.mta.outbound import Outbound, dkim_signer
 from postoffice.mta.routing import Router
+from postoffice.net import Admission, ConnectionLimits, LoginBudget
 from postoffice.pop3 import listener as pop3_listener
 from postoffice.store import open_store
 from postoffice.store.api import QueuedMessage, RecipientState, Store
@@ -56,8 +57,17 @@ class Running:
     outbound: Outbound
     # RFC 5929 tls-server-end-point data of `tls`'s certificate, for SCRAM-SHA-256-PLUS.
     channel_binding: bytes | None = None
+    login_budget: LoginBudget = field(default_factory=lambda: LoginBudget(0))
+    admissions: dict[str, Admission] = field(default_factory=dict)
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def admission(self, protocol: str, limits: ConnectionLimits, cost: int) -> Admission:
+        """The connection counts of `protocol`, one for its plain and TLS listeners together, all
+        drawing on the one budget of memory before login."""
+        if protocol not in self.admissions:
+            self.admissions[protocol] = Admission(protocol, limits, budget=self.login_budget, cost=cost)
+        return self.admissions[protocol]
 
     def handoff(self, queued: QueuedMessage) -> None:
         """A message was just queued: the MDA retries what the commit could not deliver locally,
@@ -140,7 +150,7 @@ async def serve(config: Config) -> None:
     mda = LocalDelivery(store)
     run = Running(config, store, tls, router, mda, LoginThrottle(),
                   Outbound(store=store, config=config, router=router, mda=mda, signer=dkim_signer(store)),
-                  channel_binding=binding)
+                  channel_binding=binding, login_budget=LoginBudget(config.max_login_memory_bytes))
     try:
         sockets: dict[str, socket.socket] = {}
         for name, address in vars_of(config.listen).items():

@@ -71,8 +71,9 @@ class Context(Protocol):
         """Takes what the selected mailbox's change feed holds into the view."""
     def enable(self, extensions: list[str]) -> None:
         """Turns on `extensions` (upper-case names ENABLE may turn on)."""
-    def authenticated(self, account: Account) -> None:
-        """Logged in as `account`: the authenticated state."""
+    def authenticated(self, account: Account) -> str | None:
+        """Logged in as `account`: the authenticated state; or, when a connection limit of the
+        account refuses it, the limit's name (and the state is unchanged)."""
     def listen(self, mailbox: MailboxId) -> None:
         """Hears `mailbox`'s change feed from now on: called before the mailbox is read, so no
         change falls between the read and the subscription."""

@@ -9,7 +9,12 @@ ends.
 
 Limits come from the `[imap]` section: the command line (`max_line_bytes`), one literal
 (`max_append_bytes`, also APPENDLIMIT), a whole command (twice that: a MULTIAPPEND of several
-messages), BAD answers in a row (`max_errors`). A command is held in memory until parsed.
+messages), BAD answers in a row (`max_errors`). A command is held in memory until parsed. Before
+login, much smaller ones apply (`login_max_line_bytes`, `login_max_literal_bytes`: enough for
+LOGIN and AUTHENTICATE), so a client nobody knows holds a few KB at most: a bigger literal is
+refused at its announcement with BAD [TOOBIG], and a non-synchronizing one (whose octets come
+anyway) also with `* BYE` and the end of the connection, rather than reading them (RFC 7888 §4,
+choice 2). The idle time allowed before login is `login_timeout_s`.
 """
 
 from __future__ import annotations
@@ -29,18 +34,20 @@ from postoffice.imap import responses as r
 from postoffice.imap.outcome import Outcome, Then, encode
 from postoffice.imap.session import ImapSession
 from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
-from postoffice.net import Closed, LineConnection, Listener, is_loopback
+from postoffice.net import READ_SIZE, Admission, Closed, ConnectionLimits, LineConnection, Listener, Ticket, is_loopback
 from postoffice.store.api import Change, Store
 
 TIMEOUT = r.untagged_status("BYE", None, "Autologout; idle for too long")
 SHUTTING_DOWN = r.untagged_status("BYE", r.UNAVAILABLE, "Server shutting down")
 TOO_MANY = r.untagged_status("BYE", r.UNAVAILABLE, "Too many connections")
+TOO_BIG_BEFORE_LOGIN = r.untagged_status("BYE", r.TOOBIG, "Literal too big before login")
 
 
 class Connection(LineConnection):
     def __init__(self, listener: ImapListener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  session: ImapSession) -> None:
-        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s,
+        config = listener.config  # before login, the shorter of the two idle times
+        super().__init__(reader, writer, idle_timeout_s=min(config.login_timeout_s, config.idle_timeout_s),
                          max_line=listener.limits.max_line, timeout_reply=TIMEOUT)
         self.listener, self.session = listener, session
         session.emit = self.emit
@@ -55,15 +62,24 @@ class Connection(LineConnection):
         finally:
             await self.session.close()
 
+    @property
+    def limits(self) -> Limits:
+        return self.listener.limits if self.session.account is not None else self.listener.login_limits
+
     async def step(self) -> None:
         while True:
-            result, used = parse_command(self.buf, self.listener.limits, utf8=self.session.utf8)
+            result, used = parse_command(self.buf, self.limits, utf8=self.session.utf8)
             if not isinstance(result, NeedMore):
                 break
             if result.wants_continuation:
                 self.write(r.continuation("Ready"))  # RFC 9051 §7.6
             await self.fill()
         del self.buf[:used]
+        if isinstance(result, BadCommand) and result.drain and self.session.account is None:
+            # Before login, octets announced past the limit are not read: BAD, BYE, closed.
+            self.write(encode(await self.session.handle(result)))
+            self.write(TOO_BIG_BEFORE_LOGIN)
+            raise Closed
         await self.act(await self.session.handle(result))
         if isinstance(result, BadCommand):
             await self.discard(result)
@@ -88,7 +104,7 @@ class Connection(LineConnection):
                 self.session.tls_started()
             case Then.READ_AUTH_LINE:
                 while True:
-                    result, used = parse_auth_response(self.buf, self.listener.limits)
+                    result, used = parse_auth_response(self.buf, self.limits)
                     if not isinstance(result, NeedMore):
                         break
                     await self.fill()
@@ -106,7 +122,7 @@ class Connection(LineConnection):
         getting: asyncio.Task[Change] | None = None
         try:
             while True:
-                result, used = parse_idle_done(self.buf, self.listener.limits, tag=self.session.pending_tag)
+                result, used = parse_idle_done(self.buf, self.limits, tag=self.session.pending_tag)
                 if not isinstance(result, NeedMore):
                     del self.buf[:used]
                     self.write(encode(self.session.idle_done(result)))
@@ -138,9 +154,11 @@ class Connection(LineConnection):
 
 class ImapListener(Listener):
     def __init__(self, *, store: Store, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
-                 implicit_tls: bool, throttle: LoginThrottle | None, channel_binding: bytes | None = None) -> None:
-        super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls,
-                         max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
+                 implicit_tls: bool, throttle: LoginThrottle | None, channel_binding: bytes | None = None,
+                 admission: Admission | None = None) -> None:
+        if admission is None:
+            admission = Admission("imap", connection_limits(config))
+        super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls, admission=admission,
                          too_many=TOO_MANY, goodbye=SHUTTING_DOWN)
         self.store, self.hostname, self.config = store, hostname, config
         self.authenticator = Authenticator(partial(credentials_of, store), plaintext_auth=config.plaintext_auth,
@@ -148,22 +166,48 @@ class ImapListener(Listener):
         self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
         self.limits = Limits(max_line=config.max_line_bytes, max_literal=config.max_append_bytes,
                              max_command=2 * config.max_append_bytes + config.max_line_bytes)
+        self.login_limits = login_limits(config)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int,
+                     ticket: Ticket) -> None:
         session = ImapSession(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
                               authenticator=self.authenticator, channel_binding=self.channel_binding,
                               tls_available=not self.implicit_tls, tls_active=self.implicit_tls,
                               append_limit=self.config.max_append_bytes,
-                              max_errors=self.config.max_errors)
+                              max_errors=self.config.max_errors, ticket=ticket)
         conn = Connection(self, reader, writer, session)
+
+        def logged_in() -> None:
+            conn.idle_timeout_s = self.config.idle_timeout_s
+
+        ticket.on_login = logged_in
         self.track(conn)
         await conn.run()
 
 
 async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the IMAP listener on `sock`: 143 with STARTTLS, or 993 with implicit TLS."""
-    listener = ImapListener(store=run.store, hostname=run.config.server_name, config=run.config.imap, tls_context=run.tls,
-                            implicit_tls=implicit_tls, throttle=run.throttle, channel_binding=run.channel_binding)
+    config = run.config.imap
+    admission = run.admission("imap", connection_limits(config), login_cost(config))
+    listener = ImapListener(store=run.store, hostname=run.config.server_name, config=config, tls_context=run.tls,
+                            implicit_tls=implicit_tls, throttle=run.throttle, channel_binding=run.channel_binding,
+                            admission=admission)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 
+
+
+def connection_limits(config: ImapConfig) -> ConnectionLimits:
+    return ConnectionLimits(config.max_connections, config.max_connections_per_ip,
+                            config.max_connections_per_account_ip, config.max_connections_per_account)
+
+
+def login_limits(config: ImapConfig) -> Limits:
+    """What a command may be before login: a line, and literals as big as a login needs."""
+    return Limits(max_line=config.login_max_line_bytes, max_literal=config.login_max_literal_bytes,
+                  max_command=2 * config.login_max_literal_bytes + config.login_max_line_bytes)
+
+
+def login_cost(config: ImapConfig) -> int:
+    """What one IMAP connection may hold in memory before it logs in, at worst."""
+    return login_limits(config).max_command + READ_SIZE

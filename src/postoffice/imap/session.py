@@ -38,7 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postoffice.auth.accounts import credentials_of
 from postoffice.auth.authenticator import Authenticator, Peer
@@ -49,6 +49,9 @@ from postoffice.imap.outcome import AuthLineReader, Completion, Condition, Outco
 from postoffice.imap.selected import SelectedMailbox
 from postoffice.imap.wire import AuthResponse, BadCommand, Command, Done
 from postoffice.store.api import Account, AccountId, Change, MailboxId, Store
+
+if TYPE_CHECKING:
+    from postoffice.net import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,7 @@ class ImapSession:
     tls_available: bool = True
     tls_active: bool = False
     channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
+    ticket: Ticket | None = None  # the connection's place in the listener's counts; the login moves it
     state: State = State.NOT_AUTHENTICATED
     account: AccountId | None = None
     address: str | None = None
@@ -268,9 +272,12 @@ class ImapSession:
     def enable(self, extensions: list[str]) -> None:
         self.enabled.update(extensions)
 
-    def authenticated(self, account: Account) -> None:
+    def authenticated(self, account: Account) -> str | None:
+        if self.ticket is not None and (limit := self.ticket.login(account.address)):
+            return limit
         self.account, self.address = account.id, account.address
         self.state = State.AUTHENTICATED
+        return None
 
     def listen(self, mailbox: MailboxId) -> None:
         self._feed_cm = self.store.feed.subscribe(mailbox)

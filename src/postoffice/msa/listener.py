@@ -7,7 +7,8 @@ import socket
 from typing import TYPE_CHECKING
 
 from postoffice.msa.policy import SubmissionPolicy
-from postoffice.smtp.listener import SmtpListener
+from postoffice.net import ConnectionLimits
+from postoffice.smtp.listener import SmtpListener, login_cost
 
 if TYPE_CHECKING:
     from postoffice.server import Running
@@ -18,9 +19,14 @@ def _listener(run: Running, *, implicit_tls: bool) -> SmtpListener:
     policy = SubmissionPolicy(store=run.store, router=run.router, mda=run.mda, handoff=run.handoff,
                               hostname=config.server_name, plaintext_auth=config.submission.plaintext_auth,
                               hide_client_ip=config.submission.hide_client_ip, throttle=run.throttle)
+    sub = config.submission
+    limits = ConnectionLimits(config.smtp.max_connections, config.smtp.max_connections_per_ip,
+                              sub.max_connections_per_account_ip, sub.max_connections_per_account)
     return SmtpListener(policy_for=lambda: policy, hostname=config.server_name, limits=config.smtp,
                         tls_context=run.tls, implicit_tls=implicit_tls, channel_binding=run.channel_binding,
-                        spool_dir=config.data_path / "spool")
+                        spool_dir=config.data_path / "spool",
+                        admission=run.admission("submission", limits, login_cost(config.smtp)),
+                        login_timeout_s=sub.login_timeout_s)
 
 
 async def start(run: Running, sock: socket.socket, *, implicit_tls: bool) -> None:

@@ -17,7 +17,7 @@ from postoffice.auth.accounts import credentials_of
 from postoffice.auth.authenticator import Authenticator
 from postoffice.auth.throttle import LoginThrottle
 from postoffice.config import Pop3 as Pop3Config
-from postoffice.net import Closed, LineConnection, Listener, is_loopback
+from postoffice.net import READ_SIZE, Admission, Closed, ConnectionLimits, LineConnection, Listener, Ticket, is_loopback
 from postoffice.pop3 import replies
 from postoffice.pop3.session import Outcome, Pop3Session, Then
 from postoffice.pop3.wire import MAX_AUTH_LINE, MAX_COMMAND_LINE, parse_command
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 class Connection(LineConnection):
     def __init__(self, listener: Pop3Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  session: Pop3Session) -> None:
-        super().__init__(reader, writer, idle_timeout_s=listener.config.idle_timeout_s, max_line=MAX_COMMAND_LINE,
+        config = listener.config  # before login, the shorter of the two idle times
+        super().__init__(reader, writer, idle_timeout_s=min(config.login_timeout_s, config.idle_timeout_s),
+                         max_line=MAX_COMMAND_LINE,
                          timeout_reply=replies.TIMEOUT.encode())
         self.listener, self.session = listener, session
 
@@ -70,30 +72,49 @@ class Connection(LineConnection):
 class Pop3Listener(Listener):
     def __init__(self, *, store: Store, hostname: str, config: Pop3Config, tls_context: ssl.SSLContext,
                  implicit_tls: bool, throttle: LoginThrottle | None,
-                 channel_binding: bytes | None = None) -> None:
-        super().__init__(name="pop3", tls_context=tls_context, implicit_tls=implicit_tls,
-                         max_connections_per_ip=config.max_connections_per_ip, max_connections=config.max_connections,
+                 channel_binding: bytes | None = None, admission: Admission | None = None) -> None:
+        if admission is None:
+            admission = Admission("pop3", connection_limits(config))
+        super().__init__(name="pop3", tls_context=tls_context, implicit_tls=implicit_tls, admission=admission,
                          too_many=replies.TOO_MANY_CONNECTIONS.encode(), goodbye=replies.SHUTTING_DOWN.encode())
         self.store, self.hostname, self.config = store, hostname, config
         self.authenticator = Authenticator(partial(credentials_of, store), plaintext_auth=config.plaintext_auth,
                                            throttle=throttle)
         self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int,
+                     ticket: Ticket) -> None:
         session = Pop3Session(store=self.store, hostname=self.hostname, client_ip=ip, is_loopback=is_loopback(ip),
                               authenticator=self.authenticator, max_errors=self.config.max_errors,
                               tls_available=not self.implicit_tls, tls_active=self.implicit_tls,
-                              channel_binding=self.channel_binding)
+                              channel_binding=self.channel_binding, ticket=ticket)
         conn = Connection(self, reader, writer, session)
+
+        def logged_in() -> None:
+            conn.idle_timeout_s = self.config.idle_timeout_s
+
+        ticket.on_login = logged_in
         self.track(conn)
         await conn.run()
 
 
 async def start(run: Running, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the POP3 listener on `sock`: 110 with STLS, or 995 with implicit TLS."""
-    listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=run.config.pop3,
+    config = run.config.pop3
+    admission = run.admission("pop3", connection_limits(config), login_cost())
+    listener = Pop3Listener(store=run.store, hostname=run.config.server_name, config=config,
                             tls_context=run.tls, implicit_tls=implicit_tls, throttle=run.throttle,
-                            channel_binding=run.channel_binding)
+                            channel_binding=run.channel_binding, admission=admission)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 
+
+
+def connection_limits(config: Pop3Config) -> ConnectionLimits:
+    """Before login, per address; after it the maildrop lock allows one session per account."""
+    return ConnectionLimits(config.max_connections, config.max_connections_per_ip)
+
+
+def login_cost() -> int:
+    """What one POP3 connection may hold in memory before it logs in, at worst."""
+    return MAX_COMMAND_LINE + MAX_AUTH_LINE + READ_SIZE

@@ -134,6 +134,7 @@ def logged_in(count: int, octets: int) -> Reply:
 AUTH_FAILED = Reply(False, "authentication failed", "AUTH")
 # RFC 2449 §8.1.2: authentication succeeded but the maildrop is locked by another session.
 IN_USE = Reply(False, "maildrop in use by another session", "IN-USE")
+TOO_MANY_LOGINS = Reply(False, "too many connections for this account", "IN-USE")
 # RFC 2449 §8.1.1: logged in too recently. For PASS and AUTH, not USER (§8.1.1 NOTE: it would reveal
 # that the user exists).
 LOGIN_DELAY = Reply(False, "login delay not yet expired", "LOGIN-DELAY")

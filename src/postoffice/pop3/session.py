@@ -22,7 +22,7 @@ import enum
 import logging
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postoffice.addresses import normalize_address
 from postoffice.auth.authenticator import Authenticated, Authenticator, Exchange, Failed, Peer, Reason
@@ -34,6 +34,9 @@ from postoffice.pop3.wire import (
 )
 from postoffice.store.api import FlagMode, StoredMessage
 from postoffice.trace.events import Access, Event, Stage
+
+if TYPE_CHECKING:
+    from postoffice.net import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class Pop3Session:
     tls_available: bool = True
     tls_active: bool = False
     channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
+    ticket: Ticket | None = None  # the connection's place in the listener's counts; the login moves it
     state: State = State.AUTHORIZATION
     user: str | None = None
     account: int | None = None
@@ -318,6 +322,10 @@ class Pop3Session:
             return self._failed(Failed(Reason.BAD_CREDENTIALS))
         if not await self.store.locks.acquire(maildrop_key(account.id)):
             return Outcome(replies.IN_USE)
+        if self.ticket is not None and (limit := self.ticket.login(account.address)):
+            await self.store.locks.release(maildrop_key(account.id))
+            log.info("pop3: %s refused as %s: the limit of %s", self.client_ip, account.address, limit)
+            return Outcome(replies.TOO_MANY_LOGINS)
         self.account, self.address = account.id, account.address
         inbox = await self.store.mailboxes.find(account.id, "INBOX")
         messages = await self.store.mailboxes.messages(inbox.id)

@@ -6,8 +6,11 @@ and their replies written in one batch when the buffer runs dry. Message data (D
 through the sans-I/O readers of smtp.data into a spool file, never whole into memory while it
 arrives; an oversize or malformed message is read to its end and dropped.
 
-Limits: the command line length (drained, then 500 5.5.2), idle time (421 4.4.2), connections per
-client address and per listener (421 4.7.0 at connect). After STARTTLS, anything the client sent
+Limits: the command line length (drained, then 500 5.5.2), idle time (421 4.4.2; on submission a
+shorter one until AUTH), connections per client address and per listener (421 4.7.0 at connect,
+`net.Admission`), and on submission, connections per account after AUTH (454 4.7.0). A message
+spools in memory up to SPOOL_IN_MEMORY, then on disk: the worst case a connection holds before it
+authenticates is its command line, one read and that much. After STARTTLS, anything the client sent
 before the handshake finished is thrown away (RFC 3207 §4.2: the command-injection defence).
 Shutdown writes 421 4.3.2 to every open session.
 """
@@ -27,11 +30,11 @@ from postoffice.smtp.data import ChunkReader, DataReader
 from postoffice.smtp.replies import Reply
 from postoffice.smtp.session import Client, Limits, Outcome, Policy, SmtpSession, Then
 from postoffice.smtp.wire import parse_command
-from postoffice.net import Closed, LineConnection, Listener, is_loopback
+from postoffice.net import READ_SIZE, Admission, Closed, ConnectionLimits, LineConnection, Listener, Ticket, is_loopback
 
 log = logging.getLogger(__name__)
 
-SPOOL_IN_MEMORY = 1 << 20  # bytes of a message held in memory before the spool goes to disk
+SPOOL_IN_MEMORY = 256 << 10  # bytes of a message held in memory before the spool goes to disk
 
 
 class Spool:
@@ -142,24 +145,35 @@ class SmtpListener(Listener):
 
     def __init__(self, *, policy_for: Callable[[], Policy], hostname: str, limits: SmtpLimits,
                  tls_context: ssl.SSLContext, implicit_tls: bool, channel_binding: bytes | None = None,
-                 spool_dir: Path) -> None:
-        super().__init__(name="smtp", tls_context=tls_context, implicit_tls=implicit_tls,
-                         max_connections_per_ip=limits.max_connections_per_ip, max_connections=limits.max_connections,
+                 spool_dir: Path, admission: Admission | None = None, login_timeout_s: float | None = None) -> None:
+        if admission is None:
+            admission = Admission("smtp", ConnectionLimits(limits.max_connections, limits.max_connections_per_ip))
+        super().__init__(name="smtp", tls_context=tls_context, implicit_tls=implicit_tls, admission=admission,
                          too_many=replies.TOO_MANY_CONNECTIONS.encode(), goodbye=replies.SHUTTING_DOWN.encode())
         self.policy_for, self.hostname, self.limits = policy_for, hostname, limits
+        self.login_timeout_s = login_timeout_s  # idle time allowed before AUTH (submission); None: the same
         self.channel_binding = channel_binding  # of tls_context's certificate (RFC 5929), for -PLUS
         self.spool_dir = spool_dir
         spool_dir.mkdir(parents=True, exist_ok=True)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int,
+                     ticket: Ticket) -> None:
         session = SmtpSession(
             policy=self.policy_for(), hostname=self.hostname, client=Client(ip, port, is_loopback(ip)),
             limits=Limits(max_message_bytes=self.limits.max_message_bytes, max_line_bytes=self.limits.max_line_bytes,
                           max_recipients=self.limits.max_recipients, max_errors=self.limits.max_errors),
-            tls_available=not self.implicit_tls, tls_active=self.implicit_tls, channel_binding=self.channel_binding)
+            tls_available=not self.implicit_tls, tls_active=self.implicit_tls, channel_binding=self.channel_binding,
+            ticket=ticket)
         if self.implicit_tls:
             session.tls_version = tls_version(writer)
         conn = Connection(self, reader, writer, session)
+        if self.login_timeout_s is not None:
+            conn.idle_timeout_s = min(self.login_timeout_s, self.limits.idle_timeout_s)
+
+            def logged_in() -> None:
+                conn.idle_timeout_s = self.limits.idle_timeout_s
+
+            ticket.on_login = logged_in
         self.track(conn)
         try:
             await conn.run()
@@ -170,3 +184,8 @@ class SmtpListener(Listener):
 def tls_version(writer: asyncio.StreamWriter) -> str | None:
     ssl_object = writer.get_extra_info("ssl_object")
     return ssl_object.version() if ssl_object is not None else None
+
+
+def login_cost(limits: SmtpLimits) -> int:
+    """What one SMTP connection may hold in memory before it authenticates, at worst."""
+    return limits.max_command_bytes + READ_SIZE + SPOOL_IN_MEMORY

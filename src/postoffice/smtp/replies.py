@@ -96,6 +96,8 @@ TIMEOUT = Reply(421, "4.4.2", "Timeout, closing connection")            # RFC 34
 TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors, closing connection")
 SHUTTING_DOWN = Reply(421, "4.3.2", "Service shutting down, try again later")  # X.3.2 not accepting
 TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
+# RFC 4954 §6: 454 4.7.0, a temporary authentication failure: the account has too many connections.
+TOO_MANY_LOGINS = Reply(454, "4.7.0", "Too many connections for this account, try again later")
 
 # --- Successful commands -------------------------------------------------------------------
 

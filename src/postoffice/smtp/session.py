@@ -27,7 +27,7 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from postoffice.auth import authenticator as login
 from postoffice.smtp import replies
@@ -37,6 +37,9 @@ from postoffice.smtp.wire import (
     Auth, Bdat, BadCommand, Command, Data, Ehlo, Expn, Helo, Help, MailFrom, Noop, Quit, RcptTo, Rset,
     StartTls, Vrfy,
 )
+
+if TYPE_CHECKING:
+    from postoffice.net import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,7 @@ class SmtpSession:
     tls_available: bool = True
     tls_active: bool = False
     channel_binding: bytes | None = None  # RFC 5929 tls-server-end-point data, used once TLS is on
+    ticket: Ticket | None = None  # the connection's place in the listener's counts; AUTH logs it in
     tls_version: str | None = None  # "TLSv1.3" once TLS is up, for the journey
     state: State = State.GREETING
     helo: str = ""
@@ -413,6 +417,10 @@ class SmtpSession:
         if isinstance(answer, login.Failed):
             return self._auth_failed(exchange, answer)
         if isinstance(answer, login.Authenticated):
+            if self.ticket is not None and (limit := self.ticket.login(answer.identity)):
+                log.info("%s: %s refused as %s: the limit of %s", self.policy.name, self.client.label,
+                         answer.identity, limit)
+                return self._error(replies.TOO_MANY_LOGINS)
             self.authenticated_as, self.auth_mechanism = answer.identity, exchange.mechanism
             log.info("%s: %s authenticated as %s", self.policy.name, self.client.label, answer.identity)
             return Outcome(replies.AUTH_OK)

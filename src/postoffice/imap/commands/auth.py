@@ -92,6 +92,8 @@ async def _open(ctx: Context, tag: str, identity: str) -> Outcome:
     if account is None:  # verified, then gone: counted as a failure all the same
         await ctx.auth.failed(ctx.peer, identity)
         return _failed(ctx, tag, Failed(Reason.BAD_CREDENTIALS))
-    ctx.authenticated(account)
+    if limit := ctx.authenticated(account):
+        log.info("imap: %s refused as %s: the limit of %s", ctx.client_ip, account.address, limit)
+        return reply(tag, "NO", r.UNAVAILABLE, "Too many connections for this account, try again later")
     log.info("imap: %s logged in from %s", account.address, ctx.client_ip)
     return ok(tag, "Logged in", code=r.capability_code(ctx.capabilities()))
