@@ -191,13 +191,17 @@ class Ours:
                 self.process.wait()
 
 
-def start_ours(root: Path, data: Path, *, max_connections: int = 1000, max_connections_per_ip: int = 1000) -> Ours:
-    """`postoffice serve` with only IMAP, on 127.0.0.1 port 0; the port from data/run/listeners.json."""
+def start_ours(root: Path, data: Path, *, max_connections: int = 1000, max_connections_per_ip: int = 1000,
+               smtp: bool = False, imap_extra: str = "") -> Ours:
+    """`postoffice serve` with only IMAP (and SMTP on port 25's role when `smtp`), on 127.0.0.1
+    port 0; the ports from data/run/listeners.json (`Ours.port` is IMAP's)."""
     config = root / "bench.toml"
-    config.write_text('hostname = "mail.bench.test"\nlog_level = "warning"\n[listen]\nsmtp = ""\nsubmission = ""\n'
+    smtp_listen = "127.0.0.1:0" if smtp else ""
+    config.write_text('hostname = "mail.bench.test"\nlog_level = "warning"\n'
+                      f'[listen]\nsmtp = "{smtp_listen}"\nsubmission = ""\n'
                       'submissions = ""\npop3 = ""\npop3s = ""\nimap = "127.0.0.1:0"\nimaps = ""\nhttp = ""\n'
                       f'[imap]\nmax_connections = {max_connections}\nmax_connections_per_ip = {max_connections_per_ip}\n'
-                      '[relay]\nsmarthost = "127.0.0.1:9"\n')
+                      f'{imap_extra}[relay]\nsmarthost = "127.0.0.1:9"\n')
     listeners = data / "run" / "listeners.json"
     listeners.unlink(missing_ok=True)
     log_path = root / "server.log"

@@ -113,6 +113,8 @@ class Imap:
     login_timeout_s: float = setting(60.0, "a client that has not logged in is closed after this long idle")
     login_max_line_bytes: int = setting(8192, "the longest command line before login")
     login_max_literal_bytes: int = setting(8192, "the largest literal before login (LOGIN, AUTHENTICATE); BAD [TOOBIG] past it")
+    max_literal_memory_bytes: int = setting(
+        134_217_728, "large literals (APPEND) being read at once, over all sessions; the others wait their turn")
     max_append_bytes: int = setting(26_214_400, "the largest message APPEND takes (APPENDLIMIT, RFC 7889)")
     max_line_bytes: int = setting(65_536, "the longest command line, literals apart")
     max_errors: int = setting(20, "BAD answers in a row before the server says BYE")

@@ -169,6 +169,28 @@ class LoginBudget:
         self.used -= n
 
 
+class WaitingBudget:
+    """Bytes that may be in use at once, shared by connections that wait their turn for them (the
+    large literals of logged-in IMAP clients): `hold` waits until the amount fits, or until
+    nothing else is held (so one request larger than the whole budget still goes, alone). A
+    connection holds one amount at a time and never waits while holding, so no two wait on each
+    other."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.used = max_bytes, 0
+        self._changed = asyncio.Condition()
+
+    async def hold(self, n: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self.used or self.used + n <= self.max_bytes)
+            self.used += n
+
+    async def give_back(self, n: int) -> None:
+        async with self._changed:
+            self.used -= n
+            self._changed.notify_all()
+
+
 class Admission:
     """Who may be connected to one protocol: counted per address before login, per account after."""
 

@@ -33,7 +33,7 @@ from postoffice.msa import listener as msa_listener
 from postoffice.mta.listener import start_smtp
 from postoffice.mta.outbound import Outbound, dkim_signer
 from postoffice.mta.routing import Router
-from postoffice.net import Admission, ConnectionLimits, LoginBudget
+from postoffice.net import Admission, ConnectionLimits, LoginBudget, WaitingBudget
 from postoffice.pop3 import listener as pop3_listener
 from postoffice.store import open_store
 from postoffice.store.api import QueuedMessage, RecipientState, Store
@@ -59,6 +59,7 @@ class Running:
     channel_binding: bytes | None = None
     login_budget: LoginBudget = field(default_factory=lambda: LoginBudget(0))
     admissions: dict[str, Admission] = field(default_factory=dict)
+    imap_literal_budget: WaitingBudget | None = None  # large APPEND literals being read, both IMAP listeners
     bound: dict[str, str] = field(default_factory=dict)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -261,3 +261,35 @@ def test_memory_before_login_has_one_budget_for_every_protocol(tmp_path):
         first[0].close()
     finally:
         server.stop()
+
+
+def test_large_literals_of_logged_in_clients_take_turns_within_the_budget(tmp_path):
+    # After login: a large literal is read only when the budget has room; RFC 9051 §7.5: no "+"
+    # means the client waits, so memory stays bounded however many sessions APPEND at once.
+    data_dir = tmp_path / "data"
+    provision(data_dir)
+    server = start_server(data_dir, TEST_CONFIG + "[imap]\nmax_literal_memory_bytes = 3000000\n")
+    size = 2_000_000
+    message = b"Subject: big\r\n\r\n" + b"x" * (size - 16)
+    try:
+        host, port = server.listeners["imap"]
+        first, second = (socket.create_connection((host, port)) for _ in range(2))
+        for s, user in ((first, "alice"), (second, "bob")):
+            read_until(s, b"\r\n")
+            s.sendall(f"l LOGIN {user}@example.test {user}-secret\r\n".encode())
+            assert b"l OK" in read_until(s, b"l OK")
+        first.sendall(b"a APPEND INBOX {%d}\r\n" % size)
+        assert read_until(first, b"\r\n").startswith(b"+")
+        second.sendall(b"b APPEND INBOX {%d}\r\n" % size)
+        second.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            second.recv(100)  # no room yet: no continuation
+        first.sendall(message + b"\r\n")
+        assert b"a OK" in read_until(first, b"a OK")
+        assert read_until(second, b"\r\n").startswith(b"+")  # its turn now
+        second.sendall(message + b"\r\n")
+        assert b"b OK" in read_until(second, b"b OK")
+        first.close()
+        second.close()
+    finally:
+        server.stop()

@@ -14,7 +14,10 @@ login, much smaller ones apply (`login_max_line_bytes`, `login_max_literal_bytes
 LOGIN and AUTHENTICATE), so a client nobody knows holds a few KB at most: a bigger literal is
 refused at its announcement with BAD [TOOBIG], and a non-synchronizing one (whose octets come
 anyway) also with `* BYE` and the end of the connection, rather than reading them (RFC 7888 §4,
-choice 2). The idle time allowed before login is `login_timeout_s`.
+choice 2). The idle time allowed before login is `login_timeout_s`. After login, a literal of a
+MiB or more is read only when `max_literal_memory_bytes` has room for it, counted over all
+sessions (the client waits for its "+", or TCP holds a LITERAL+ back), so a hundred clients
+APPENDing 25 MB at once take turns instead of the server's memory.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import contextlib
 import socket
 import ssl
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from postoffice.auth.accounts import credentials_of
 from postoffice.auth.authenticator import Authenticator
@@ -34,12 +37,18 @@ from postoffice.imap import responses as r
 from postoffice.imap.outcome import Outcome, Then, encode
 from postoffice.imap.session import ImapSession
 from postoffice.imap.wire import BadCommand, Limits, NeedMore, parse_auth_response, parse_command, parse_idle_done
-from postoffice.net import READ_SIZE, Admission, Closed, ConnectionLimits, LineConnection, Listener, Ticket, is_loopback
+from postoffice.net import (
+    READ_SIZE, Admission, Closed, ConnectionLimits, LineConnection, Listener, Ticket, WaitingBudget, is_loopback,
+)
 from postoffice.store.api import Change, Store
+
+if TYPE_CHECKING:
+    from postoffice.server import Running
 
 TIMEOUT = r.untagged_status("BYE", None, "Autologout; idle for too long")
 SHUTTING_DOWN = r.untagged_status("BYE", r.UNAVAILABLE, "Server shutting down")
 TOO_MANY = r.untagged_status("BYE", r.UNAVAILABLE, "Too many connections")
+LARGE_LITERAL = 1 << 20  # a literal this big waits for room in the listener's literal budget
 TOO_BIG_BEFORE_LOGIN = r.untagged_status("BYE", r.TOOBIG, "Literal too big before login")
 
 
@@ -67,20 +76,33 @@ class Connection(LineConnection):
         return self.listener.limits if self.session.account is not None else self.listener.login_limits
 
     async def step(self) -> None:
-        while True:
-            result, used = parse_command(self.buf, self.limits, utf8=self.session.utf8)
-            if not isinstance(result, NeedMore):
-                break
-            if result.wants_continuation:
-                self.write(r.continuation("Ready"))  # RFC 9051 §7.6
-            await self.fill()
-        del self.buf[:used]
-        if isinstance(result, BadCommand) and result.drain and self.session.account is None:
-            # Before login, octets announced past the limit are not read: BAD, BYE, closed.
-            self.write(encode(await self.session.handle(result)))
-            self.write(TOO_BIG_BEFORE_LOGIN)
-            raise Closed
-        await self.act(await self.session.handle(result))
+        held = 0
+        try:
+            while True:
+                result, used = parse_command(self.buf, self.limits, utf8=self.session.utf8)
+                if not isinstance(result, NeedMore):
+                    break
+                if not held and result.literal >= LARGE_LITERAL and self.session.account is not None:
+                    # Read a large literal only when the budget for them has room (the client
+                    # waits for "+", or TCP holds a LITERAL+ back): memory stays bounded however
+                    # many sessions APPEND at once.
+                    held = min(result.literal, self.listener.literal_budget.max_bytes)
+                    await self.flush()
+                    await self.listener.literal_budget.hold(held)
+                if result.wants_continuation:
+                    self.write(r.continuation("Ready"))  # RFC 9051 §7.6
+                await self.fill()
+            del self.buf[:used]
+            if isinstance(result, BadCommand) and result.drain and self.session.account is None:
+                # Before login, octets announced past the limit are not read: BAD, BYE, closed.
+                self.write(encode(await self.session.handle(result)))
+                self.write(TOO_BIG_BEFORE_LOGIN)
+                raise Closed
+            outcome = await self.session.handle(result)
+        finally:
+            if held:
+                await self.listener.literal_budget.give_back(held)
+        await self.act(outcome)
         if isinstance(result, BadCommand):
             await self.discard(result)
 
@@ -155,7 +177,7 @@ class Connection(LineConnection):
 class ImapListener(Listener):
     def __init__(self, *, store: Store, hostname: str, config: ImapConfig, tls_context: ssl.SSLContext,
                  implicit_tls: bool, throttle: LoginThrottle | None, channel_binding: bytes | None = None,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, literal_budget: WaitingBudget | None = None) -> None:
         if admission is None:
             admission = Admission("imap", connection_limits(config))
         super().__init__(name="imap", tls_context=tls_context, implicit_tls=implicit_tls, admission=admission,
@@ -167,6 +189,7 @@ class ImapListener(Listener):
         self.limits = Limits(max_line=config.max_line_bytes, max_literal=config.max_append_bytes,
                              max_command=2 * config.max_append_bytes + config.max_line_bytes)
         self.login_limits = login_limits(config)
+        self.literal_budget = literal_budget or WaitingBudget(config.max_literal_memory_bytes)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int,
                      ticket: Ticket) -> None:
@@ -185,13 +208,15 @@ class ImapListener(Listener):
         await conn.run()
 
 
-async def start(run: Any, sock: socket.socket, *, implicit_tls: bool) -> None:
+async def start(run: Running, sock: socket.socket, *, implicit_tls: bool) -> None:
     """Starts the IMAP listener on `sock`: 143 with STARTTLS, or 993 with implicit TLS."""
     config = run.config.imap
     admission = run.admission("imap", connection_limits(config), login_cost(config))
+    if run.imap_literal_budget is None:  # one for the plain and the TLS listener together
+        run.imap_literal_budget = WaitingBudget(config.max_literal_memory_bytes)
     listener = ImapListener(store=run.store, hostname=run.config.server_name, config=config, tls_context=run.tls,
                             implicit_tls=implicit_tls, throttle=run.throttle, channel_binding=run.channel_binding,
-                            admission=admission)
+                            admission=admission, literal_budget=run.imap_literal_budget)
     await listener.start(sock)
     run.stoppers.append(listener.stop)
 
